@@ -1,0 +1,50 @@
+# Jiayuan — the two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test setup test-unit test-browser lint browser-deps bench clean
+
+demo: setup
+	$(BIN)/jiayuan demo
+
+test: setup browser-deps lint
+	$(BIN)/pytest -m "not browser"
+	$(BIN)/pytest -m browser
+
+test-unit: setup
+	$(BIN)/pytest -m "not browser"
+
+test-browser: setup browser-deps
+	$(BIN)/pytest -m browser
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/jiayuan makemigrations --check --dry-run
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium and a CJK font for the browser tests (Playwright never downloads one).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q . || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) node_modules var/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache

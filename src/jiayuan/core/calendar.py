@@ -1,0 +1,85 @@
+"""Mainland China working days (工作日), holidays and make-up working days included.
+
+The ``chinese-calendar`` package knows the published years; an administrator adds
+later years as :class:`~jiayuan.core.models.CalendarDay` rows when the State Council
+publishes them. For a year neither knows, Monday to Friday are working days and
+:func:`unknown_years` reports it, so the admin pages can warn; nothing raises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from functools import lru_cache
+
+import chinese_calendar
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+def _overrides(year: int) -> dict[dt.date, bool]:
+    from .models import CalendarDay
+
+    return dict(CalendarDay.objects.filter(date__year=year).values_list("date", "is_workday"))
+
+
+@lru_cache(maxsize=64)
+def _package_knows(year: int) -> bool:
+    try:
+        chinese_calendar.is_workday(dt.date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+class WorkCalendar:
+    """A snapshot of the calendar; build one per job or request, not per call."""
+
+    def __init__(self) -> None:
+        self._years: dict[int, dict[dt.date, bool]] = {}
+
+    def _year(self, year: int) -> dict[dt.date, bool]:
+        if year not in self._years:
+            self._years[year] = _overrides(year)
+        return self._years[year]
+
+    def knows(self, year: int) -> bool:
+        return _package_knows(year) or bool(self._year(year))
+
+    def is_workday(self, day: dt.date) -> bool:
+        declared = self._year(day.year)
+        if day in declared:
+            return declared[day]
+        if _package_knows(day.year):
+            return bool(chinese_calendar.is_workday(day))
+        if not declared:
+            logger.warning("working-day calendar: year %s unknown, using Monday-Friday", day.year)
+        return day.weekday() < 5
+
+    def add_workdays(self, start: dt.date, days: int) -> dt.date:
+        """The date ``days`` working days after ``start`` (``start`` itself not counted)."""
+        current = start
+        remaining = days
+        while remaining > 0:
+            current += dt.timedelta(days=1)
+            if self.is_workday(current):
+                remaining -= 1
+        return current
+
+    def workdays_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days in the half-open range (start, end]."""
+        count = 0
+        current = start
+        while current < end:
+            current += dt.timedelta(days=1)
+            if self.is_workday(current):
+                count += 1
+        return count
+
+
+def unknown_years(years: range | None = None) -> list[int]:
+    """Years (by default this one and the next) that no source knows yet."""
+    this_year = timezone.localdate().year
+    cal = WorkCalendar()
+    return [y for y in (years or range(this_year, this_year + 2)) if not cal.knows(y)]
