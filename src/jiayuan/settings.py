@@ -62,10 +62,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "ninja",  # serves the Swagger UI assets itself: /api/v1/docs works offline
     "huey.contrib.djhuey",
     "jiayuan.core",
     "jiayuan.org",
     "jiayuan.people",
+    "jiayuan.cases",
     "jiayuan.demo",
 ]
 

@@ -41,3 +41,26 @@ def test_workdays_between() -> None:
     cal = WorkCalendar()
     # (30 Sep, 12 Oct]: 8, 9, 10 (make-up Saturday) and 12 October.
     assert cal.workdays_between(dt.date(2026, 9, 30), dt.date(2026, 10, 12)) == 4
+
+
+def at(day: str, hm: str) -> dt.datetime:
+    from django.utils import timezone
+
+    return dt.datetime.fromisoformat(f"{day}T{hm}").replace(tzinfo=timezone.get_default_timezone())
+
+
+def test_working_minutes_skip_lunch_nights_and_the_national_day_holiday() -> None:
+    from jiayuan.core.calendar import MINUTES_PER_WORKDAY, WorkClock
+
+    clock = WorkClock()
+    assert MINUTES_PER_WORKDAY == 450
+    # 30 min before lunch, then after lunch.
+    assert clock.add(at("2026-09-29", "11:30"), 60) == at("2026-09-29", "14:00")
+    # Wednesday 30 Sep 17:00 + 1 working hour: 30 min that evening, the rest on 8 Oct.
+    assert clock.add(at("2026-09-30", "17:00"), 60) == at("2026-10-08", "09:00")
+    # Two working days from Friday 9 Oct noon: the make-up Saturday 10 Oct counts.
+    assert clock.add(at("2026-10-09", "12:00"), 2 * 450) == at("2026-10-12", "12:00")
+    # A report at night starts counting next working morning.
+    assert clock.add(at("2026-10-08", "22:00"), 30) == at("2026-10-09", "09:00")
+    assert clock.minutes_between(at("2026-09-30", "17:00"), at("2026-10-08", "09:00")) == 60
+    assert clock.minutes_between(at("2026-10-08", "09:00"), at("2026-09-30", "17:00")) == 0

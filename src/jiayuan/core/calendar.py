@@ -83,3 +83,66 @@ def unknown_years(years: range | None = None) -> list[int]:
     this_year = timezone.localdate().year
     cal = WorkCalendar()
     return [y for y in (years or range(this_year, this_year + 2)) if not cal.knows(y)]
+
+
+# --- working hours -----------------------------------------------------------------------
+# Government offices in Shandong keep 8:30-12:00 and 13:30-17:30 (7.5 hours a day).
+WORKING_PERIODS: tuple[tuple[dt.time, dt.time], ...] = (
+    (dt.time(8, 30), dt.time(12, 0)),
+    (dt.time(13, 30), dt.time(17, 30)),
+)
+MINUTES_PER_WORKDAY = sum(
+    (e.hour * 60 + e.minute) - (s.hour * 60 + s.minute) for s, e in WORKING_PERIODS
+)
+
+
+class WorkClock:
+    """Counts working minutes: working days of :class:`WorkCalendar`, working periods of
+    each day, in the county's time zone. Used by SLA clocks."""
+
+    def __init__(self, calendar: WorkCalendar | None = None) -> None:
+        self.calendar = calendar or WorkCalendar()
+        self.tz = timezone.get_default_timezone()
+
+    def _periods(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
+        if not self.calendar.is_workday(day):
+            return []
+        return [
+            (
+                dt.datetime.combine(day, start, tzinfo=self.tz),
+                dt.datetime.combine(day, end, tzinfo=self.tz),
+            )
+            for start, end in WORKING_PERIODS
+        ]
+
+    def add(self, start: dt.datetime, minutes: float) -> dt.datetime:
+        """The moment ``minutes`` working minutes after ``start``."""
+        moment = start.astimezone(self.tz)
+        remaining = dt.timedelta(minutes=minutes)
+        day = moment.date()
+        for _ in range(3660):  # ten years of days: a limit, never reached in practice
+            for begin, end in self._periods(day):
+                if end <= moment:
+                    continue
+                begin = max(begin, moment)
+                available = end - begin
+                if remaining <= available:
+                    return begin + remaining
+                remaining -= available
+            day += dt.timedelta(days=1)
+        raise ValueError("working-time limit too far in the future")
+
+    def minutes_between(self, start: dt.datetime, end: dt.datetime) -> float:
+        """Working minutes in [start, end) (0 when end is before start)."""
+        if end <= start:
+            return 0.0
+        start, end = start.astimezone(self.tz), end.astimezone(self.tz)
+        total = dt.timedelta()
+        day = start.date()
+        while day <= end.date():
+            for begin, finish in self._periods(day):
+                lo, hi = max(begin, start), min(finish, end)
+                if hi > lo:
+                    total += hi - lo
+            day += dt.timedelta(days=1)
+        return total.total_seconds() / 60

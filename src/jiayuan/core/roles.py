@@ -20,13 +20,16 @@ class Perm(models.TextChoices):
     VIEW = "view", _("查看")
     CHANGE = "change", _("编辑")
     REVEAL_PII = "reveal_pii", _("查看完整身份证号和电话")
+    SUPERVISE = "supervise", _("派单、审核与督办")
     MANAGE_USERS = "manage_users", _("管理账号")
 
 
 ROLE_PERMS: dict[str, frozenset[str]] = {
-    Role.COUNTY_ADMIN: frozenset({Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.MANAGE_USERS}),
-    Role.STREET_LEADER: frozenset({Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII}),
-    Role.COMMUNITY_STAFF: frozenset({Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII}),
+    Role.COUNTY_ADMIN: frozenset(
+        {Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.SUPERVISE, Perm.MANAGE_USERS}
+    ),
+    Role.STREET_LEADER: frozenset({Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.SUPERVISE}),
+    Role.COMMUNITY_STAFF: frozenset({Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.SUPERVISE}),
     Role.GRID_WORKER: frozenset({Perm.VIEW, Perm.CHANGE}),
     Role.BRANCH_SECRETARY: frozenset({Perm.VIEW}),
     Role.THREE_HEAD: frozenset({Perm.VIEW}),

@@ -1,0 +1,102 @@
+"""Where a case goes: the grid of its location, the area that owns it at a level, and
+the user who handles it there (the grid's worker, the zone's branch secretary, …)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+from jiayuan.core.errors import ValidationFailed
+from jiayuan.core.roles import Role
+from jiayuan.org import geo
+from jiayuan.org.choices import AreaKind
+from jiayuan.org.models import Area, Dwelling, Membership
+
+from .choices import LEVEL_ORDER, Level
+
+# The area kind that owns a case at each level; departments work under the street.
+LEVEL_KIND = {
+    Level.GRID: AreaKind.GRID,
+    Level.ZONE: AreaKind.ZONE,
+    Level.COMMUNITY: AreaKind.COMMUNITY,
+    Level.STREET: AreaKind.STREET,
+    Level.DEPARTMENT: AreaKind.STREET,
+}
+LEVEL_ROLE = {
+    Level.GRID: Role.GRID_WORKER,
+    Level.ZONE: Role.BRANCH_SECRETARY,
+    Level.COMMUNITY: Role.COMMUNITY_STAFF,
+    Level.STREET: Role.STREET_LEADER,
+}
+# Depth of each kind in a path: county/street/community/zone/grid/…
+KIND_DEPTH = {AreaKind.STREET: 2, AreaKind.COMMUNITY: 3, AreaKind.ZONE: 4, AreaKind.GRID: 5}
+
+
+def ancestor_path(path: str, kind: str) -> str:
+    parts = path.rstrip("/").split("/")
+    depth = KIND_DEPTH[AreaKind(kind)]
+    if len(parts) < depth:
+        raise ValueError(f"{path} lies above a {kind}")
+    return "/".join(parts[:depth]) + "/"
+
+
+def locate_grid(
+    *, lat: float | None = None, lng: float | None = None, dwelling: Dwelling | None = None
+) -> Area:
+    """The grid of a point or a dwelling, or a clear error."""
+    if dwelling is not None:
+        return Area.objects.get(path=ancestor_path(dwelling.area_path, AreaKind.GRID))
+    if lat is None or lng is None:
+        raise ValidationFailed(
+            "请提供位置（地图选点或房屋）", "a location is required", field="location"
+        )
+    grid = geo.locate(lat, lng, kind=AreaKind.GRID)
+    if grid is None:
+        raise ValidationFailed(
+            "该位置不在本县任何网格内", "the location is outside every grid of the county",
+            field="location",
+        )  # fmt: skip
+    return grid
+
+
+def owner_for(grid: Area, level: str) -> Area:
+    """The area that owns a case of ``grid`` at ``level``."""
+    kind = LEVEL_KIND[Level(level)]
+    if kind == AreaKind.GRID:
+        return grid
+    return Area.objects.get(path=ancestor_path(grid.path, kind))
+
+
+def handler_for(owner: Area, level: str) -> Any:
+    """The user who takes cases at ``owner`` for ``level`` (None for departments)."""
+    role = LEVEL_ROLE.get(Level(level))
+    if role is None:
+        return None
+    membership = (
+        Membership.objects.filter(area=owner, role=role, active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("id")
+        .first()
+    )
+    return membership.user if membership else None
+
+
+def level_above(level: str) -> str | None:
+    index = LEVEL_ORDER.index(level)
+    return LEVEL_ORDER[index + 1] if index + 1 < len(LEVEL_ORDER) else None
+
+
+def supervisors(owner: Area) -> list[Any]:
+    """Users who dispatch and review cases owned by ``owner`` (the level above it)."""
+    user_model = get_user_model()
+    roles = (Role.COMMUNITY_STAFF, Role.STREET_LEADER)
+    prefixes = [owner.path[: i + 1] for i, ch in enumerate(owner.path) if ch == "/"]
+    return list(
+        user_model.objects.filter(
+            memberships__role__in=roles,
+            memberships__active=True,
+            memberships__area_path__in=prefixes,
+            is_active=True,
+        ).distinct()
+    )
