@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import IntegrityError
+from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI
@@ -72,6 +74,19 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _error(request, 404, "not_found", "对象不存在 / not found")
 
 
+@api.exception_handler(ProtectedError)
+def on_protected(request: HttpRequest, exc: ProtectedError) -> HttpResponse:
+    return _error(
+        request, 409, "conflict", "仍有其他记录引用该对象 / other records still refer to it"
+    )
+
+
+@api.exception_handler(IntegrityError)
+def on_integrity_error(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
+    # The handlers check uniqueness first; this is the race two requests can still lose.
+    return _error(request, 409, "conflict", "数据冲突，请刷新后重试 / conflicting change, retry")
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return _error(request, exc.status_code, "error", str(exc))
@@ -85,6 +100,7 @@ def _register() -> None:
     api.add_router("/", core_router)
     api.add_router("/", org_router)
     api.add_router("/", people_router)
+    api.add_router("/", "jiayuan.cases.api.router")
 
 
 _register()

@@ -15,10 +15,10 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from . import audit
-from .errors import NotFound
+from .errors import NotFound, PermissionDenied
 from .models import AuditEntry
 from .roles import Perm
-from .scoping import path_allowed
+from .scoping import path_allowed, scope_paths
 
 M = TypeVar("M", bound=models.Model)
 
@@ -26,12 +26,22 @@ M = TypeVar("M", bound=models.Model)
 def ensure_in_scope(actor: Any, obj: models.Model, perm: str = Perm.CHANGE) -> None:
     """Raise :class:`NotFound` unless ``actor`` holds ``perm`` where ``obj`` lives.
 
+    Rows without ``area_path`` (catalogues) need ``perm`` at a root node, else 403.
+
     ``actor=None`` is the system itself (seeding, migrations, jobs) and is always allowed.
     """
     if actor is None:
         return
     path = getattr(obj, "area_path", None)
-    if path is None or not path_allowed(actor, path, perm):
+    if path is None:
+        # A catalogue row (a tag, a holiday …) belongs to no area but serves the whole
+        # tree: only someone holding ``perm`` at a root of the tree may change it.
+        if not any(p.count("/") <= 1 for p in scope_paths(actor, perm)):
+            raise PermissionDenied(
+                "只有县级管理员可以修改目录数据", "only county administrators may change catalogues"
+            )
+        return
+    if not path_allowed(actor, path, perm):
         raise NotFound()
 
 

@@ -1,15 +1,75 @@
-"""Core API: obtaining a bearer token."""
+"""Core API: obtaining a bearer token, and the helpers every app's API uses.
+
+The helpers keep handlers thin and uniform: who is acting, a page of a scoped queryset,
+an object the user may see (or 404), and the 403 for "may see but not change".
+"""
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from django.contrib.auth import authenticate
+from django.db import models
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from .errors import BilingualError
+from .errors import BilingualError, NotFound, PermissionDenied
 from .models import ApiToken
+from .roles import Perm
+from .schemas import ErrorOut, PageParams
+from .scoping import path_allowed
 
 router = Router(tags=["auth"])
+
+M = TypeVar("M", bound=models.Model)
+
+#: Error statuses documented on every operation (the handlers in ``jiayuan.api``).
+ERROR_RESPONSES: dict[int, Any] = {code: ErrorOut for code in (400, 401, 403, 404, 409, 422)}
+
+
+def responses(ok: Any, status: int = 200) -> dict[int, Any]:
+    """The ``response=`` mapping of an operation: its success schema plus the errors."""
+    return {status: ok, **ERROR_RESPONSES}
+
+
+def acting_user(request: HttpRequest) -> Any:
+    """The authenticated user (session or bearer token) acting in this request."""
+    return request.auth  # type: ignore[attr-defined]
+
+
+def paginate(queryset: models.QuerySet[M], page: PageParams) -> dict[str, Any]:
+    """``{"items": [...], "count": N}`` for one window of ``queryset``.
+
+    The primary key ends the ordering, so that pages never overlap or skip rows where the
+    model's own ordering has ties (PostgreSQL returns ties in any order).
+    """
+    ordering = list(queryset.query.order_by) or list(queryset.model._meta.ordering or ())
+    if not {"pk", "-pk", "id", "-id"} & {str(term) for term in ordering}:
+        queryset = queryset.order_by(*ordering, "pk")
+    items = list(queryset[page.offset : page.offset + page.limit])
+    if page.offset == 0 and len(items) < page.limit:
+        count = len(items)  # the whole result fits in the first page: no COUNT needed
+    else:
+        count = queryset.count()
+    return {"items": items, "count": count}
+
+
+def get_visible(queryset: models.QuerySet[M], user: Any, **lookup: Any) -> M:
+    """The one row of ``queryset`` matching ``lookup`` that ``user`` may see, else 404.
+
+    Absent and out-of-scope rows answer the same, so existence never leaks.
+    """
+    visible = queryset.visible_to(user)  # type: ignore[attr-defined]
+    obj = visible.filter(**lookup).first()
+    if obj is None:
+        raise NotFound()
+    return obj  # type: ignore[no-any-return]
+
+
+def require_change(user: Any, obj: models.Model) -> None:
+    """403 when ``user`` sees ``obj`` but holds no change permission where it lives."""
+    if not path_allowed(user, getattr(obj, "area_path", ""), Perm.CHANGE):
+        raise PermissionDenied("没有修改该对象的权限", "you may view but not change this object")
 
 
 class TokenIn(Schema):
@@ -28,7 +88,7 @@ class BadCredentials(BilingualError):
     status = 401
 
 
-@router.post("/auth/token", auth=None, response=TokenOut)
+@router.post("/auth/token", auth=None, response=responses(TokenOut))
 def issue_token(request: HttpRequest, body: TokenIn) -> dict[str, str]:
     """Exchange a username and password for a bearer token (valid 30 days)."""
     user = authenticate(request, username=body.username, password=body.password)

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from .divisions import is_valid_province
-from .errors import BilingualError
+from .errors import ValidationFailed
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
 
 
-class InvalidIDNumber(BilingualError):
-    """An identity number that GB 11643 rejects."""
+class InvalidIDNumber(ValidationFailed):
+    """An identity number that GB 11643 rejects (422 in the API)."""
 
     code = "invalid_id_number"
 

@@ -1,3 +1,606 @@
-from ninja import Router
+"""API of residents and what hangs on them: ``/overview``, ``/persons`` (with reveal and
+tag assignments), ``/households``, ``/positions``, ``/forces``, ``/tags``.
+
+Reads start from ``Model.objects.visible_to(user)``; every write goes through
+``jiayuan.core.actions`` or the resident actions in ``services`` (audited, scope
+re-checked in the transaction). Outside the user's scope everything answers 404; a user
+who may see an object but not change it gets 403.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Query, Router, Status
+
+from jiayuan.core import actions
+from jiayuan.core.api import acting_user, get_visible, paginate, require_change, responses
+from jiayuan.core.errors import Conflict, NotFound, ValidationFailed
+from jiayuan.core.roles import Perm
+from jiayuan.core.schemas import Page, PageParams
+from jiayuan.core.scoping import has_perm_anywhere
+from jiayuan.org.api import filter_under
+from jiayuan.org.choices import AreaKind
+from jiayuan.org.models import Area, Dwelling
+
+from . import overview, services
+from .choices import TagScope, TagSource
+from .models import Force, Household, Person, PersonTag, Position, Tag
+from .schemas import (
+    ForceFilters,
+    ForceIn,
+    ForceOut,
+    ForcePatch,
+    HouseholdFilters,
+    HouseholdIn,
+    HouseholdOut,
+    HouseholdPatch,
+    OverviewOut,
+    PersonDetail,
+    PersonFilters,
+    PersonIn,
+    PersonOut,
+    PersonPatch,
+    PersonSearchIn,
+    PersonTagIn,
+    PersonTagOut,
+    PersonTagPatch,
+    PositionFilters,
+    PositionIn,
+    PositionOut,
+    PositionPatch,
+    RevealOut,
+    TagFilters,
+    TagIn,
+    TagOut,
+    TagPatch,
+)
 
 router = Router()
+
+# Where a person or household may be registered: a grid, or a building or unit in it.
+RESIDENT_AREA_KINDS = (AreaKind.GRID, AreaKind.BUILDING, AreaKind.UNIT)
+
+
+# --- shared helpers ----------------------------------------------------------------
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same calendar day ``years`` earlier (29 February falls back to the 28th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def current_q(today: dt.date, prefix: str = "") -> Q:
+    """Rows valid on ``today``: ``valid_from``/``valid_until`` empty or around it."""
+    return (
+        Q(**{f"{prefix}valid_from__isnull": True}) | Q(**{f"{prefix}valid_from__lte": today})
+    ) & (Q(**{f"{prefix}valid_until__isnull": True}) | Q(**{f"{prefix}valid_until__gte": today}))
+
+
+def active_position_q(today: dt.date) -> Q:
+    """Positions held on ``today``."""
+    return (Q(start__isnull=True) | Q(start__lte=today)) & (Q(end__isnull=True) | Q(end__gte=today))
+
+
+def check_dates(start: dt.date | None, end: dt.date | None, field: str) -> None:
+    if start is not None and end is not None and end < start:
+        raise ValidationFailed(
+            "结束日期早于开始日期", "the end date is before the start", field=field
+        )
+
+
+def resident_area(user: Any, area_id: int, field: str = "area") -> Area:
+    """A visible grid, building or unit where people and households are registered."""
+    area = get_visible(Area.objects.all(), user, pk=area_id)
+    if area.kind not in RESIDENT_AREA_KINDS:
+        raise ValidationFailed(
+            "只能登记到网格、楼栋或单元", "register at a grid, building or unit", field=field
+        )
+    return area
+
+
+def dwelling_in(user: Any, dwelling_id: int, area: Area) -> Dwelling:
+    """A visible dwelling that lies inside ``area``."""
+    dwelling = get_visible(Dwelling.objects.all(), user, pk=dwelling_id)
+    if not dwelling.area_path.startswith(area.path):
+        raise ValidationFailed(
+            "房屋不在所选区域内", "the dwelling is not inside the chosen area", field="dwelling"
+        )
+    return dwelling
+
+
+def drop_nulls(data: dict[str, Any], nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A PATCH body without ``null`` for fields that cannot be cleared."""
+    return {k: v for k, v in data.items() if v is not None or k in nullable}
+
+
+# --- overview ----------------------------------------------------------------------
+@router.get("/overview", response=responses(OverviewOut), tags=["overview"])
+def get_overview(request: HttpRequest) -> dict[str, int]:
+    """Counts under the user's scope: areas, party branches, 三长, forces, residents …
+
+    The same function feeds the home page, so page and API never disagree.
+    """
+    return overview.counts(acting_user(request))
+
+
+# --- persons -----------------------------------------------------------------------
+def person_queryset(user: Any) -> QuerySet[Person]:
+    """Persons the user may see, with what the person schemas read, in three queries."""
+    current_tags = (
+        PersonTag.objects.filter(current_q(timezone.localdate()))
+        .select_related("tag")
+        .order_by("tag__code")
+    )
+    return (
+        Person.objects.visible_to(user)
+        .select_related("area")
+        .prefetch_related(Prefetch("tags", queryset=current_tags))
+    )
+
+
+def filter_persons(qs: QuerySet[Person], filters: PersonFilters) -> QuerySet[Person]:
+    today = timezone.localdate()
+    if filters.search:
+        qs = services.search(qs, filters.search)
+    if filters.area is not None:
+        qs = filter_under(qs, filters.area)
+    if filters.tag:
+        qs = qs.filter(current_q(today, "tags__"), tags__tag__code=filters.tag)
+    if filters.age_min is not None:
+        qs = qs.filter(birth_date__lte=years_before(today, filters.age_min))
+    if filters.age_max is not None:
+        qs = qs.filter(birth_date__gt=years_before(today, filters.age_max + 1))
+    if filters.political_status:
+        qs = qs.filter(political_status=filters.political_status)
+    if filters.gender:
+        qs = qs.filter(gender=filters.gender)
+    if filters.residence_status:
+        qs = qs.filter(residence_status=filters.residence_status)
+    if filters.living is not None:
+        qs = qs.filter(death_date__isnull=filters.living)
+    if filters.household is not None:
+        qs = qs.filter(household_id=filters.household)
+    if filters.dwelling is not None:
+        qs = qs.filter(dwelling_id=filters.dwelling)
+    return qs
+
+
+def person_refs(user: Any, data: dict[str, Any], area: Area | None = None) -> dict[str, Any]:
+    """Replace ``area``/``dwelling``/``household`` ids in ``data`` by rows the user sees."""
+    if data.get("area") is not None:
+        area = resident_area(user, data["area"])
+        data["area"] = area
+    if data.get("dwelling") is not None:
+        if area is None:
+            raise ValidationFailed("请先选择区域", "choose the area first", field="area")
+        data["dwelling"] = dwelling_in(user, data["dwelling"], area)
+    if data.get("household") is not None:
+        data["household"] = get_visible(Household.objects.all(), user, pk=data["household"])
+    if "hukou_code" in data and data["hukou_code"] is None:
+        data["hukou_code"] = ""
+    return data
+
+
+@router.get("/persons", response=responses(Page[PersonOut]), tags=["persons"])
+def list_persons(
+    request: HttpRequest, filters: Query[PersonFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    """Residents in the user's scope; ``search`` is a name, or an exact ID or phone number.
+
+    ID and phone numbers are always masked here; see ``POST /persons/{id}/reveal``. To
+    search by ID or phone number without putting it in the URL, use
+    ``POST /persons/search``.
+    """
+    return paginate(filter_persons(person_queryset(acting_user(request)), filters), page)
+
+
+@router.post("/persons/search", response=responses(Page[PersonOut]), tags=["persons"])
+def search_persons(request: HttpRequest, body: PersonSearchIn) -> dict[str, Any]:
+    """The person list with its filters in the body: use it to search by ID or phone
+    number, which then stay out of URLs and access logs."""
+    page = PageParams(limit=body.limit, offset=body.offset)
+    return paginate(filter_persons(person_queryset(acting_user(request)), body), page)
+
+
+@router.post("/persons", response=responses(PersonDetail, 201), tags=["persons"])
+def create_person(request: HttpRequest, body: PersonIn) -> Status[Person]:
+    """Register a resident; the ID number is checked (GB 11643) and stored encrypted."""
+    user = acting_user(request)
+    data = person_refs(user, body.dict(exclude_none=True))
+    require_change(user, data["area"])
+    person = services.create_person(actor=user, **data)
+    return Status(201, person_queryset(user).get(pk=person.pk))
+
+
+@router.get("/persons/{person_id}", response=responses(PersonDetail), tags=["persons"])
+def get_person(request: HttpRequest, person_id: int) -> Person:
+    """One resident, with masked ID and phone numbers."""
+    user = acting_user(request)
+    return get_visible(person_queryset(user), user, pk=person_id)
+
+
+@router.patch("/persons/{person_id}", response=responses(PersonDetail), tags=["persons"])
+def update_person(request: HttpRequest, person_id: int, body: PersonPatch) -> Person:
+    """Change a resident; a new ID number is validated and re-encrypted."""
+    user = acting_user(request)
+    person = get_visible(Person.objects.select_related("area"), user, pk=person_id)
+    require_change(user, person)
+    data = drop_nulls(
+        body.dict(exclude_unset=True),
+        nullable=("id_number", "phone", "hukou_code", "death_date", "dwelling", "household"),
+    )
+    data = person_refs(user, data, area=person.area)
+    if "area" in data:
+        require_change(user, data["area"])
+    services.update_person(person, actor=user, **data)
+    return person_queryset(user).get(pk=person.pk)
+
+
+@router.post("/persons/{person_id}/reveal", response=responses(RevealOut), tags=["persons"])
+def reveal_person(request: HttpRequest, person_id: int, response: HttpResponse) -> dict[str, str]:
+    """The clear ID and phone numbers; needs the reveal permission and is audited."""
+    user = acting_user(request)
+    person = get_visible(Person.objects.all(), user, pk=person_id)
+    values = services.reveal(person, actor=user)
+    response["Cache-Control"] = "no-store"
+    return values
+
+
+# --- person tags -------------------------------------------------------------------
+def _tag_for(code: str, scope: str = TagScope.PERSON) -> Tag:
+    tag = Tag.objects.filter(code=code).first()
+    if tag is None:
+        raise ValidationFailed(f"标签 {code} 不存在", f"there is no tag {code}", field="tag")
+    if tag.scope != scope:
+        raise ValidationFailed(
+            f"标签“{tag.name}”不能用于个人", f"tag {code} is not a person tag", field="tag"
+        )
+    return tag
+
+
+def _person_tag(user: Any, person_id: int, code: str) -> PersonTag:
+    person = get_visible(Person.objects.all(), user, pk=person_id)
+    row = PersonTag.objects.select_related("tag").filter(person=person, tag__code=code).first()
+    if row is None:
+        raise NotFound("该居民没有此标签", "the person does not hold this tag")
+    return row
+
+
+@router.get(
+    "/persons/{person_id}/tags", response=responses(Page[PersonTagOut]), tags=["person tags"]
+)
+def list_person_tags(
+    request: HttpRequest, person_id: int, page: Query[PageParams]
+) -> dict[str, Any]:
+    """Every tag a person holds or held, with validity, source and evidence."""
+    person = get_visible(Person.objects.all(), acting_user(request), pk=person_id)
+    qs = PersonTag.objects.filter(person=person).select_related("tag").order_by("tag__code")
+    return paginate(qs, page)
+
+
+@router.post(
+    "/persons/{person_id}/tags", response=responses(PersonTagOut, 201), tags=["person tags"]
+)
+def add_person_tag(request: HttpRequest, person_id: int, body: PersonTagIn) -> Status[PersonTag]:
+    """Give a person a tag by hand (来源：人工)."""
+    user = acting_user(request)
+    person = get_visible(Person.objects.all(), user, pk=person_id)
+    require_change(user, person)
+    tag = _tag_for(body.tag)
+    check_dates(body.valid_from, body.valid_until, "valid_until")
+    if PersonTag.objects.filter(person=person, tag=tag).exists():
+        raise Conflict(
+            f"该居民已有标签“{tag.name}”", "the person already holds this tag", field="tag"
+        )
+    data = body.dict()
+    data.update(person=person, tag=tag, source=TagSource.MANUAL, assigned_by=user)
+    return Status(201, actions.create(PersonTag, actor=user, **data))
+
+
+@router.get(
+    "/persons/{person_id}/tags/{code}", response=responses(PersonTagOut), tags=["person tags"]
+)
+def get_person_tag(request: HttpRequest, person_id: int, code: str) -> PersonTag:
+    """One tag a person holds, by tag code."""
+    return _person_tag(acting_user(request), person_id, code)
+
+
+@router.patch(
+    "/persons/{person_id}/tags/{code}", response=responses(PersonTagOut), tags=["person tags"]
+)
+def update_person_tag(
+    request: HttpRequest, person_id: int, code: str, body: PersonTagPatch
+) -> PersonTag:
+    """Change a tag's attributes, validity or evidence."""
+    user = acting_user(request)
+    row = _person_tag(user, person_id, code)
+    require_change(user, row)
+    data = drop_nulls(body.dict(exclude_unset=True), nullable=("valid_from", "valid_until"))
+    check_dates(
+        data.get("valid_from", row.valid_from),
+        data.get("valid_until", row.valid_until),
+        "valid_until",
+    )
+    return actions.update(row, actor=user, **data)
+
+
+@router.delete(
+    "/persons/{person_id}/tags/{code}", response=responses(None, 204), tags=["person tags"]
+)
+def remove_person_tag(request: HttpRequest, person_id: int, code: str) -> Status[None]:
+    """Take a tag away from a person (audited, with the removed values)."""
+    user = acting_user(request)
+    row = _person_tag(user, person_id, code)
+    require_change(user, row)
+    actions.delete(row, actor=user)
+    return Status(204, None)
+
+
+# --- households --------------------------------------------------------------------
+def household_queryset(user: Any) -> QuerySet[Household]:
+    return (
+        Household.objects.visible_to(user)
+        .select_related("head")
+        .annotate(member_count=Count("members"))
+    )
+
+
+def household_refs(user: Any, data: dict[str, Any], area: Area | None = None) -> dict[str, Any]:
+    if data.get("area") is not None:
+        area = resident_area(user, data["area"])
+        data["area"] = area
+    if data.get("dwelling") is not None:
+        if area is None:
+            raise ValidationFailed("请先选择区域", "choose the area first", field="area")
+        data["dwelling"] = dwelling_in(user, data["dwelling"], area)
+    if data.get("head") is not None:
+        data["head"] = get_visible(Person.objects.all(), user, pk=data["head"])
+    return data
+
+
+def _check_household_number(number: str, exclude_pk: int | None = None) -> None:
+    clash = Household.objects.filter(number=number)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise Conflict(
+            f"户号 {number} 已存在", f"household {number} already exists", field="number"
+        )
+
+
+@router.get("/households", response=responses(Page[HouseholdOut]), tags=["households"])
+def list_households(
+    request: HttpRequest, filters: Query[HouseholdFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    """Households (户) in the user's scope, with their member counts."""
+    qs = household_queryset(acting_user(request))
+    if filters.area is not None:
+        qs = filter_under(qs, filters.area)
+    if filters.dwelling is not None:
+        qs = qs.filter(dwelling_id=filters.dwelling)
+    if filters.search:
+        qs = qs.filter(number__contains=filters.search)
+    return paginate(qs, page)
+
+
+@router.get("/households/{household_id}", response=responses(HouseholdOut), tags=["households"])
+def get_household(request: HttpRequest, household_id: int) -> Household:
+    """One household with its member count."""
+    user = acting_user(request)
+    return get_visible(household_queryset(user), user, pk=household_id)
+
+
+@router.post("/households", response=responses(HouseholdOut, 201), tags=["households"])
+def create_household(request: HttpRequest, body: HouseholdIn) -> Status[Household]:
+    """Register a household in a grid, building or unit."""
+    user = acting_user(request)
+    data = household_refs(user, body.dict(exclude_none=True))
+    require_change(user, data["area"])
+    _check_household_number(body.number)
+    household = actions.create(Household, actor=user, **data)
+    return Status(201, household_queryset(user).get(pk=household.pk))
+
+
+@router.patch("/households/{household_id}", response=responses(HouseholdOut), tags=["households"])
+def update_household(request: HttpRequest, household_id: int, body: HouseholdPatch) -> Household:
+    """Change a household's number, place or head."""
+    user = acting_user(request)
+    household = get_visible(Household.objects.select_related("area"), user, pk=household_id)
+    require_change(user, household)
+    data = drop_nulls(body.dict(exclude_unset=True), nullable=("dwelling", "head"))
+    data = household_refs(user, data, area=household.area)
+    if "area" in data:
+        require_change(user, data["area"])
+    if "number" in data and data["number"] != household.number:
+        _check_household_number(data["number"], exclude_pk=household.pk)
+    actions.update(household, actor=user, **data)
+    return household_queryset(user).get(pk=household.pk)
+
+
+# --- positions ---------------------------------------------------------------------
+def position_queryset(user: Any) -> QuerySet[Position]:
+    return Position.objects.visible_to(user).select_related("person", "area")
+
+
+@router.get("/positions", response=responses(Page[PositionOut]), tags=["positions"])
+def list_positions(
+    request: HttpRequest, filters: Query[PositionFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    """Positions (职务) at areas in the user's scope: 书记, 网格员, 三长, 党员中心户 …"""
+    qs = position_queryset(acting_user(request))
+    if filters.area is not None:
+        qs = filter_under(qs, filters.area)
+    if filters.role:
+        qs = qs.filter(role=filters.role)
+    if filters.person is not None:
+        qs = qs.filter(person_id=filters.person)
+    if filters.active is not None:
+        held = active_position_q(timezone.localdate())
+        qs = qs.filter(held if filters.active else ~held)
+    return paginate(qs, page)
+
+
+@router.get("/positions/{position_id}", response=responses(PositionOut), tags=["positions"])
+def get_position(request: HttpRequest, position_id: int) -> Position:
+    """One position."""
+    user = acting_user(request)
+    return get_visible(position_queryset(user), user, pk=position_id)
+
+
+@router.post("/positions", response=responses(PositionOut, 201), tags=["positions"])
+def create_position(request: HttpRequest, body: PositionIn) -> Status[Position]:
+    """Appoint a person to a role at an area node."""
+    user = acting_user(request)
+    person = get_visible(Person.objects.all(), user, pk=body.person)
+    area = get_visible(Area.objects.all(), user, pk=body.area)
+    require_change(user, area)
+    check_dates(body.start, body.end, "end")
+    data = body.dict(exclude_none=True)
+    data.update(person=person, area=area)
+    return Status(201, actions.create(Position, actor=user, **data))
+
+
+@router.patch("/positions/{position_id}", response=responses(PositionOut), tags=["positions"])
+def update_position(request: HttpRequest, position_id: int, body: PositionPatch) -> Position:
+    """Change a position's role, appointment or dates (an end date closes it)."""
+    user = acting_user(request)
+    position = get_visible(position_queryset(user), user, pk=position_id)
+    require_change(user, position)
+    data = drop_nulls(body.dict(exclude_unset=True), nullable=("start", "end", "appointed"))
+    if "appointed" in data and data["appointed"] is None:
+        data["appointed"] = ""
+    check_dates(data.get("start", position.start), data.get("end", position.end), "end")
+    return actions.update(position, actor=user, **data)
+
+
+@router.delete("/positions/{position_id}", response=responses(None, 204), tags=["positions"])
+def delete_position(request: HttpRequest, position_id: int) -> Status[None]:
+    """Remove a position recorded by mistake (to end one, set its end date)."""
+    user = acting_user(request)
+    position = get_visible(Position.objects.all(), user, pk=position_id)
+    require_change(user, position)
+    actions.delete(position, actor=user)
+    return Status(204, None)
+
+
+# --- forces ------------------------------------------------------------------------
+def force_queryset(user: Any) -> QuerySet[Force]:
+    return Force.objects.visible_to(user).select_related("person", "area")
+
+
+@router.get("/forces", response=responses(Page[ForceOut]), tags=["forces"])
+def list_forces(
+    request: HttpRequest, filters: Query[ForceFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    """Co-governance forces (共治力量) on duty in areas of the user's scope."""
+    qs = force_queryset(acting_user(request))
+    if filters.area is not None:
+        qs = filter_under(qs, filters.area)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.person is not None:
+        qs = qs.filter(person_id=filters.person)
+    if filters.on_duty is not None:
+        qs = qs.filter(on_duty=filters.on_duty)
+    return paginate(qs, page)
+
+
+@router.get("/forces/{force_id}", response=responses(ForceOut), tags=["forces"])
+def get_force(request: HttpRequest, force_id: int) -> Force:
+    """One co-governance force."""
+    user = acting_user(request)
+    return get_visible(force_queryset(user), user, pk=force_id)
+
+
+@router.post("/forces", response=responses(ForceOut, 201), tags=["forces"])
+def create_force(request: HttpRequest, body: ForceIn) -> Status[Force]:
+    """Put a person on the platform as a force of an area."""
+    user = acting_user(request)
+    person = get_visible(Person.objects.all(), user, pk=body.person)
+    area = get_visible(Area.objects.all(), user, pk=body.area)
+    require_change(user, area)
+    data = body.dict()
+    data.update(person=person, area=area)
+    return Status(201, actions.create(Force, actor=user, **data))
+
+
+@router.patch("/forces/{force_id}", response=responses(ForceOut), tags=["forces"])
+def update_force(request: HttpRequest, force_id: int, body: ForcePatch) -> Force:
+    """Change a force's kind, area of duty, skills or duty status."""
+    user = acting_user(request)
+    force = get_visible(force_queryset(user), user, pk=force_id)
+    require_change(user, force)
+    data = drop_nulls(body.dict(exclude_unset=True))
+    if "area" in data:
+        data["area"] = get_visible(Area.objects.all(), user, pk=data["area"])
+        require_change(user, data["area"])
+    return actions.update(force, actor=user, **data)
+
+
+@router.delete("/forces/{force_id}", response=responses(None, 204), tags=["forces"])
+def delete_force(request: HttpRequest, force_id: int) -> Status[None]:
+    """Take a force off the platform (audited, with the removed values)."""
+    user = acting_user(request)
+    force = get_visible(Force.objects.all(), user, pk=force_id)
+    require_change(user, force)
+    actions.delete(force, actor=user)
+    return Status(204, None)
+
+
+# --- tag catalogue -----------------------------------------------------------------
+def tag_queryset(user: Any) -> QuerySet[Tag]:
+    """The catalogue is shared by the whole county; users without any area see none."""
+    if not has_perm_anywhere(user, Perm.VIEW):
+        return Tag.objects.none()
+    return Tag.objects.all()
+
+
+def _tag(user: Any, code: str) -> Tag:
+    tag = tag_queryset(user).filter(code=code).first()
+    if tag is None:
+        raise NotFound("标签不存在", "no such tag")
+    return tag
+
+
+@router.get("/tags", response=responses(Page[TagOut]), tags=["tags"])
+def list_tags(
+    request: HttpRequest, filters: Query[TagFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    """The tag catalogue (标签目录)."""
+    qs = tag_queryset(acting_user(request))
+    if filters.category:
+        qs = qs.filter(category=filters.category)
+    if filters.scope:
+        qs = qs.filter(scope=filters.scope)
+    if filters.search:
+        qs = qs.filter(name__contains=filters.search)
+    return paginate(qs, page)
+
+
+@router.get("/tags/{code}", response=responses(TagOut), tags=["tags"])
+def get_tag(request: HttpRequest, code: str) -> Tag:
+    """One catalogue tag, by code."""
+    return _tag(acting_user(request), code)
+
+
+@router.post("/tags", response=responses(TagOut, 201), tags=["tags"])
+def create_tag(request: HttpRequest, body: TagIn) -> Status[Tag]:
+    """Add a tag to the catalogue (county level only)."""
+    user = acting_user(request)
+    if Tag.objects.filter(code=body.code).exists():
+        raise Conflict(f"标签代码 {body.code} 已存在", "the tag code is taken", field="code")
+    return Status(201, actions.create(Tag, actor=user, **body.dict()))
+
+
+@router.patch("/tags/{code}", response=responses(TagOut), tags=["tags"])
+def update_tag(request: HttpRequest, code: str, body: TagPatch) -> Tag:
+    """Change a catalogue tag's name, category, attributes, rule or description."""
+    user = acting_user(request)
+    tag = _tag(user, code)
+    return actions.update(tag, actor=user, **drop_nulls(body.dict(exclude_unset=True)))

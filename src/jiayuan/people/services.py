@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from jiayuan.core import actions, audit, idnumber, pii
-from jiayuan.core.errors import BilingualError, NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
@@ -73,7 +73,7 @@ def _check_unique_id(index: str, exclude_pk: int | None = None) -> None:
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():
-        raise BilingualError(
+        raise Conflict(
             "该身份证号码已登记",
             "a person with this ID number is already registered",
             field="id_number",
