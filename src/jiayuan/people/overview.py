@@ -1,0 +1,119 @@
+"""Scope summary (概览): the counts a user sees on the home page and ``GET /api/v1/overview``.
+
+One function so the page and the API can never disagree. Every count starts from
+``visible_to(user)``, optionally narrowed to one area's subtree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from jiayuan.org.choices import AreaKind, PartyOrgKind
+from jiayuan.org.models import Area, Dwelling, PartyOrganization
+
+from .choices import PARTY, THREE_HEADS
+from .models import CentralHousehold, Force, Household, Person, Position
+
+#: The keys of :func:`counts`, in display order, with their Chinese labels.
+LABELS: dict[str, str] = {
+    "streets": "街道",
+    "communities": "社区",
+    "party_branches": "小区党支部",
+    "grids": "网格",
+    "central_households": "党员中心户",
+    "three_heads": "三长",
+    "forces": "共治力量",
+    "residents": "居民",
+    "households": "家庭户",
+    "dwellings": "房屋",
+    "party_members": "党员",
+}
+
+
+def held_on(day: dt.date) -> Q:
+    """Positions held on ``day``: started (or no start date) and not yet ended."""
+    return (Q(start__isnull=True) | Q(start__lte=day)) & (Q(end__isnull=True) | Q(end__gte=day))
+
+
+def counts(user: Any, under: str = "") -> dict[str, int]:
+    """Counts under ``user``'s scope, optionally only under the area path ``under``.
+
+    ``residents`` and ``party_members`` count living persons; ``three_heads`` counts
+    小区长/楼栋长/单元长 positions held today; ``party_branches`` the 小区党支部.
+    """
+    today = timezone.localdate()
+
+    def scoped(model: Any) -> Any:
+        qs = model.objects.visible_to(user)
+        return qs.filter(area_path__startswith=under) if under else qs
+
+    areas = scoped(Area).aggregate(
+        streets=Count("pk", filter=Q(kind=AreaKind.STREET)),
+        communities=Count("pk", filter=Q(kind=AreaKind.COMMUNITY)),
+        grids=Count("pk", filter=Q(kind=AreaKind.GRID)),
+    )
+    people = (
+        scoped(Person)
+        .filter(death_date__isnull=True)
+        .aggregate(
+            residents=Count("pk"),
+            party_members=Count("pk", filter=Q(political_status__in=PARTY)),
+        )
+    )
+    result: dict[str, int] = {
+        "streets": areas["streets"],
+        "communities": areas["communities"],
+        "party_branches": scoped(PartyOrganization).filter(kind=PartyOrgKind.BRANCH).count(),
+        "grids": areas["grids"],
+        "central_households": scoped(CentralHousehold).count(),
+        "three_heads": scoped(Position).filter(held_on(today), role__in=THREE_HEADS).count(),
+        "forces": scoped(Force).count(),
+        "residents": people["residents"],
+        "households": scoped(Household).count(),
+        "dwellings": scoped(Dwelling).count(),
+        "party_members": people["party_members"],
+    }
+    return result
+
+
+def labelled(values: dict[str, int]) -> list[tuple[str, str, int]]:
+    """``(key, Chinese label, value)`` in display order, for templates."""
+    return [(key, LABELS[key], values[key]) for key in LABELS if key in values]
+
+
+#: Age bands of the age-structure chart: (label, lowest age, highest age or None).
+AGE_BANDS: list[tuple[str, int, int | None]] = [
+    ("0–17岁", 0, 17),
+    ("18–34岁", 18, 34),
+    ("35–59岁", 35, 59),
+    ("60–79岁", 60, 79),
+    ("80岁以上", 80, None),
+]
+
+
+def age_structure(user: Any, under: str = "", today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Living residents per age band, in one query: ``[{"label", "count"}, …]``."""
+    today = today or timezone.localdate()
+    aggregates = {}
+    for i, (_, low, high) in enumerate(AGE_BANDS):
+        cond = Q(birth_date__lte=_years_ago(today, low))
+        if high is not None:
+            # Aged at most ``high``: born after this day ``high + 1`` years ago.
+            cond &= Q(birth_date__gt=_years_ago(today, high + 1))
+        aggregates[f"b{i}"] = Count("pk", filter=cond)
+    qs = Person.objects.visible_to(user).filter(death_date__isnull=True)
+    if under:
+        qs = qs.filter(area_path__startswith=under)
+    row = qs.aggregate(**aggregates)
+    return [{"label": label, "count": row[f"b{i}"]} for i, (label, _, _) in enumerate(AGE_BANDS)]
+
+
+def _years_ago(today: dt.date, years: int) -> dt.date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
