@@ -94,7 +94,11 @@ def duplicate_candidates(case: Case, limit: int = 5) -> list[Case]:
     category = case.category
     since = case.received_at - dt.timedelta(hours=category.duplicate_window_hours)
     qs = (
-        Case.objects.filter(category=category, received_at__gte=since, merged_into__isnull=True)
+        Case.objects.filter(
+            category=category,
+            received_at__range=(since, case.received_at),  # earlier cases, even when backdated
+            merged_into__isnull=True,
+        )
         .exclude(pk=case.pk)
         .exclude(status__in=[Status.REJECTED, Status.MERGED])
     )
@@ -298,9 +302,9 @@ def perform(
             raise NotFound("诉求不存在", "case not found")
         if expected_version is not None and case.version != expected_version:
             raise Conflict("诉求已被他人更新，请刷新后重试", "the case changed meanwhile; reload")
-        rel = relations(actor, case) | (
-            {"reporter"} if params.pop("_as_reporter", False) else set()
-        )
+        # Through the tracking link the reporter acts as the reporter alone, never with
+        # the system's rights that actor=None otherwise carries.
+        rel = {"reporter"} if params.pop("_as_reporter", False) else relations(actor, case)
         if not transition.who & rel:
             raise PermissionDenied(
                 f"您不能对该诉求执行「{transition.label}」",
@@ -552,6 +556,7 @@ def _do_approve(
     case.replied_at = now
     case.public_note = (note or case.result)[:300]
     case.closed_on_time = case.due_at is None or now <= case.due_at
+    case.handling_minutes = round(WorkClock().minutes_between(case.received_at, now), 2)
     sla.start_stage(case, now)
     _event(case, actor, "approve", Step.REVIEW, Status.HANDLED, note or "审核通过")
     _event(case, actor, "reply", Step.REPLY, Status.HANDLED, case.public_note, public=True)

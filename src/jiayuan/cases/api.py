@@ -1,0 +1,515 @@
+"""API of the request loop: ``/cases`` (list, intake, detail, actions, photos),
+``/public/cases/{token}/photos`` (the reporter's own link), ``/notifications`` (the
+in-app inbox), ``/categories`` and ``/departments``.
+
+Reads start from ``Case.objects.visible_to(user)`` (plus the cases assigned to the user,
+as :func:`services.perform` allows); every change is one action of ``services`` or
+``photos``. Outside the user's scope a case answers 404; a wrong role 403; a wrong state
+409 (``transition_not_allowed``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from typing import Any
+
+from django.db.models import BooleanField, ExpressionWrapper, F, Prefetch, Q, QuerySet
+from django.http import FileResponse, HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from ninja import File, Form, Query, Router, Status, UploadedFile
+
+from jiayuan.core import pii
+from jiayuan.core.api import acting_user, get_visible, paginate, responses
+from jiayuan.core.calendar import WorkClock
+from jiayuan.core.errors import NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.roles import Perm, Role
+from jiayuan.core.schemas import Page, PageParams
+from jiayuan.core.scoping import has_perm_anywhere
+from jiayuan.org.choices import AreaKind
+from jiayuan.org.models import Area, Dwelling, Membership
+from jiayuan.people.models import Person
+from jiayuan.people.services import PHONE_RE
+
+from . import photos, services
+from .choices import OPEN_STATUSES, Channel, Light, Priority
+from .choices import Status as CaseStatus
+from .machine import TRANSITIONS, Transition
+from .models import (
+    DEFAULT_LIMITS,
+    Case,
+    CaseEvent,
+    CasePhoto,
+    Category,
+    Department,
+    Notification,
+    ReturnVisit,
+)
+from .schemas import (
+    ActionIn,
+    CaseDetail,
+    CaseFilters,
+    CaseIn,
+    CaseOut,
+    CategoryOut,
+    DepartmentOut,
+    NotificationFilters,
+    NotificationOut,
+    PhotoOut,
+)
+from .sla import light_for
+
+router = Router()
+
+# Photos a reporter may still add through the tracking link: until the case is taken.
+PUBLIC_PHOTO_STATUSES = (CaseStatus.RECEIVED, CaseStatus.DISPATCHED)
+
+
+# --- reading cases -----------------------------------------------------------------------
+def case_queryset(user: Any) -> QuerySet[Case]:
+    """Cases the user may see: in their scope, or assigned to them."""
+    scoped = Case.objects.visible_to(user) | Case.objects.filter(handler_user_id=user.pk)
+    return scoped.select_related(
+        "category", "grid", "handler_user", "handler_department", "reporter"
+    )
+
+
+def get_case(user: Any, case_id: int) -> Case:
+    case = case_queryset(user).filter(pk=case_id).first()
+    if case is None:
+        raise NotFound("诉求不存在", "case not found")
+    return case
+
+
+def overdue_q(now: dt.datetime) -> Q:
+    """Open cases whose stage clock ran out (red): a suspended clock stopped at suspension."""
+    running = Q(stage_due_at__lte=now) & ~Q(status=CaseStatus.SUSPENDED)
+    paused = Q(status=CaseStatus.SUSPENDED, suspended_at__gte=F("stage_due_at"))
+    return Q(stage_due_at__isnull=False) & (running | paused)
+
+
+def filter_light(qs: QuerySet[Case], light: str, now: dt.datetime) -> QuerySet[Case]:
+    """Open cases with the given light. Red is a date comparison; yellow (80 % of the
+    stage's working minutes used) needs the working-time clock, so it is worked out on the
+    open, not yet overdue cases only."""
+    open_cases = qs.filter(status__in=OPEN_STATUSES)
+    if light == Light.RED:
+        return open_cases.filter(overdue_q(now))
+    running = open_cases.exclude(overdue_q(now))
+    clock = WorkClock()
+    rows = running.filter(stage_due_at__isnull=False).values_list(
+        "pk", "status", "stage_started_at", "stage_due_at", "suspended_at"
+    )
+    yellow = [
+        pk
+        for pk, status, started, due, suspended in rows
+        if light_for(
+            Case(status=status, stage_started_at=started, stage_due_at=due, suspended_at=suspended),
+            now,
+            clock,
+        )
+        == Light.YELLOW
+    ]
+    if light == Light.YELLOW:
+        return running.filter(pk__in=yellow)
+    return running.exclude(pk__in=yellow)
+
+
+def filter_cases(qs: QuerySet[Case], filters: CaseFilters, user: Any) -> QuerySet[Case]:
+    if filters.status:
+        qs = qs.filter(status__in=filters.status)
+    if filters.category:
+        qs = qs.filter(
+            Q(category__code=filters.category) | Q(category__parent__code=filters.category)
+        )
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if filters.level:
+        qs = qs.filter(level=filters.level)
+    if filters.grid is not None:
+        qs = qs.filter(grid_id=filters.grid)
+    if filters.area is not None:
+        path = Area.objects.filter(pk=filters.area).values_list("path", flat=True).first()
+        qs = qs.filter(grid__path__startswith=path) if path else qs.none()
+    if filters.mine:
+        qs = qs.filter(handler_user_id=user.pk)
+    if filters.q and filters.q.strip():
+        term = filters.q.strip()
+        match = (
+            Q(number__icontains=term)
+            | Q(title__icontains=term)
+            | Q(description__icontains=term)
+            | Q(address__icontains=term)
+        )
+        compact = term.replace(" ", "")
+        if PHONE_RE.match(compact):
+            index = pii.blind_index(compact, purpose="phone")
+            match |= Q(reporter_phone_index=index) | Q(reporter__phone_index=index)
+        qs = qs.filter(match)
+    if filters.received_after is not None:
+        qs = qs.filter(received_at__gte=filters.received_after)
+    if filters.received_before is not None:
+        qs = qs.filter(received_at__lt=filters.received_before)
+    if filters.light:
+        qs = filter_light(qs, filters.light, timezone.now())
+    if filters.ordering:
+        qs = qs.order_by(filters.ordering)
+    return qs
+
+
+def with_lights(cases: list[Case], now: dt.datetime | None = None) -> list[Case]:
+    """Work out each case's light with one shared clock (one calendar read per year)."""
+    clock = WorkClock()
+    now = now or timezone.now()
+    for case in cases:
+        case._light = light_for(case, now, clock)  # type: ignore[attr-defined]
+    return cases
+
+
+def action_params(action: str) -> list[str]:
+    """The parameters an action reads, from the signature of its handler."""
+    handler = services._HANDLERS[action]
+    return [
+        name
+        for name, param in inspect.signature(handler).parameters.items()
+        if param.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+
+
+def action_out(transition: Transition) -> dict[str, Any]:
+    return {
+        "action": transition.action,
+        "label": transition.label,
+        "step": transition.step,
+        "needs_reason": transition.needs_reason,
+        "params": action_params(transition.action),
+    }
+
+
+def tracking_url(request: HttpRequest, case: Case) -> str:
+    return request.build_absolute_uri(reverse("cases:track", args=[case.tracking_token]))
+
+
+def case_detail(
+    request: HttpRequest, user: Any, case_id: int, *, own_write: bool = False, intake: bool = False
+) -> Case:
+    """A case the user may see, with everything the detail shows.
+
+    ``own_write`` answers the user's own intake or action: the case is shown even when
+    that very write moved it out of their sight (a resident's report, a grid worker's
+    escalation to the community). ``intake`` adds the reporter's tracking link.
+    """
+    base = Case.objects.all() if own_write else case_queryset(user)
+    case: Any = (
+        base.select_related(
+            "category", "grid", "handler_user", "handler_department", "reporter", "merged_into"
+        )
+        .prefetch_related(
+            Prefetch("events", queryset=CaseEvent.objects.order_by("at", "id")),
+            "photos",
+            "visits",
+        )
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise NotFound("诉求不存在", "case not found")
+    relation = services.relations(user, case)
+    case._actions = [action_out(t) for t in services.available_actions(user, case)]
+    hints = [n for n in case.duplicate_of_hint if n != case.number]
+    case._duplicates = (
+        list(case_queryset(user).filter(number__in=hints).order_by("received_at")) if hints else []
+    )
+    if intake or "supervisor" in relation:
+        case._tracking_url = tracking_url(request, case)
+    with_lights([case])
+    return case
+
+
+@router.get("/cases", response=responses(Page[CaseOut]), tags=["cases"])
+def list_cases(
+    request: HttpRequest, filters: Query[CaseFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    """Cases in the user's scope (and those assigned to them), newest first.
+
+    Reporter contact is masked; ``light`` is the traffic light of the current stage.
+    """
+    user = acting_user(request)
+    result = paginate(filter_cases(case_queryset(user), filters, user), page)
+    with_lights(result["items"])
+    return result
+
+
+@router.get("/cases/{case_id}", response=responses(CaseDetail), tags=["cases"])
+def get_case_detail(request: HttpRequest, case_id: int) -> Case:
+    """One case: timeline, photos, return visits, the actions open to the user now and
+    possible duplicates."""
+    return case_detail(request, acting_user(request), case_id)
+
+
+# --- intake (问) -------------------------------------------------------------------------
+def default_channel(user: Any) -> str:
+    """Grid workers report from patrol; other staff enter hotline orders."""
+    on_patrol = Membership.objects.filter(user=user, role=Role.GRID_WORKER, active=True).exists()
+    return Channel.PATROL if on_patrol else Channel.HOTLINE
+
+
+def check_attributes(category: Category, values: dict[str, Any]) -> None:
+    for attribute in category.attributes or []:
+        code = attribute.get("code")
+        if attribute.get("required") and code and not str(values.get(code, "")).strip():
+            description = attribute.get("description") or code
+            raise ValidationFailed(
+                f"请填写{description}", f"{code} is required", field=f"attributes.{code}"
+            )
+
+
+@router.post("/cases", response=responses(CaseDetail, 201), tags=["cases"])
+def create_case(request: HttpRequest, body: CaseIn) -> Status[Case]:
+    """Receive a case (问): locate it (point, dwelling or grid), number it, look for
+    duplicates and dispatch it to the handler of the category's default level (派).
+
+    Staff file cases where they work (grid workers: 网格巡查, others: 12345热线 unless
+    ``channel`` says otherwise); a resident files their own (随手拍). The answer carries
+    the reporter's tracking link.
+    """
+    user = acting_user(request)
+    category = Category.objects.filter(code=body.category).first()
+    if category is None:
+        raise ValidationFailed(f"分类 {body.category} 不存在", "no such category", field="category")
+    check_attributes(category, body.attributes)
+    staff = has_perm_anywhere(user, Perm.VIEW)
+    person = None if staff else Person.objects.filter(user=user).first()
+    if not staff and person is None:
+        raise PermissionDenied("您的账号不能提交诉求", "this account may not file cases")
+    dwelling = grid = None
+    if body.dwelling is not None:
+        if staff:
+            dwelling = get_visible(Dwelling.objects.all(), user, pk=body.dwelling)
+        elif person is not None and body.dwelling == person.dwelling_id:
+            dwelling = person.dwelling
+        else:
+            raise NotFound("房屋不存在", "dwelling not found")
+    if body.grid is not None:
+        grids = Area.objects.filter(kind=AreaKind.GRID)
+        grid = (
+            get_visible(grids, user, pk=body.grid) if staff else grids.filter(pk=body.grid).first()
+        )
+        if grid is None:
+            raise NotFound("网格不存在", "grid not found")
+    reporter_fields: dict[str, Any]
+    if staff:
+        reporter_fields = {
+            "actor": user,
+            "channel": body.channel or default_channel(user),
+            "reporter_name": body.reporter_name.strip(),
+            "reporter_phone": body.reporter_phone,
+            "priority": body.priority,
+        }
+    else:
+        # A resident reports for themselves; they pick neither channel nor urgency.
+        reporter_fields = {
+            "actor": None,
+            "channel": Channel.SNAPSHOT,
+            "reporter": person,
+            "priority": Priority.NORMAL,
+        }
+    case = services.intake(
+        category=category,
+        description=body.description,
+        title=body.title,
+        lat=body.lat,
+        lng=body.lng,
+        dwelling=dwelling,
+        grid=grid,
+        address=body.address,
+        anonymous=body.anonymous,
+        attributes=body.attributes,
+        **reporter_fields,
+    )
+    return Status(201, case_detail(request, user, case.pk, own_write=True, intake=True))
+
+
+# --- actions (派、转、办、审、回) ----------------------------------------------------------
+@router.post("/cases/{case_id}/actions/{action}", response=responses(CaseDetail), tags=["cases"])
+def act(request: HttpRequest, case_id: int, action: str, body: ActionIn) -> Case:
+    """Take an action on a case: ``accept``, ``handle``, ``approve`` … (see ``actions`` in
+    the detail for those open to you and the parameters each reads).
+
+    A wrong state answers 409 ``transition_not_allowed``; a stale ``expected_version``
+    409 ``conflict``; a role that may not take the action 403.
+    """
+    user = acting_user(request)
+    if action not in TRANSITIONS:
+        raise NotFound(f"没有「{action}」这个操作", f"there is no action {action}")
+    params = body.dict(exclude_none=True)
+    expected_version = params.pop("expected_version", None)
+    accepted = set(action_params(action))
+    for name in params:
+        if name not in accepted:
+            label = TRANSITIONS[action].label
+            raise ValidationFailed(
+                f"「{label}」不需要参数 {name}", f"{action} takes no {name}", field=name
+            )
+    if action == "visit" and params.get("by") == ReturnVisit.By.RESIDENT:
+        raise ValidationFailed(
+            "居民评价只能通过查询链接提交", "residents answer through their link", field="by"
+        )
+    services.perform(case_id, action, actor=user, expected_version=expected_version, **params)
+    return case_detail(request, user, case_id, own_write=True)
+
+
+# --- photos ------------------------------------------------------------------------------
+@router.post("/cases/{case_id}/photos", response=responses(PhotoOut, 201), tags=["case photos"])
+def upload_photo(
+    request: HttpRequest,
+    case_id: int,
+    file: File[UploadedFile],
+    kind: Form[str] = CasePhoto.Kind.REPORT,
+) -> Status[CasePhoto]:
+    """Add a photo (multipart ``file``, ``kind`` report or result). JPEG, PNG or WebP up
+    to 8 MB and 40 megapixels; the stored copy is re-encoded without EXIF (no GPS)."""
+    user = acting_user(request)
+    case = get_case(user, case_id)
+    photos.check_may_add(case, kind, services.relations(user, case))
+    photo = photos.attach(case, photos.read_upload(file), kind=kind, actor=user)
+    return Status(201, photo)
+
+
+@router.get("/cases/{case_id}/photos/{photo_id}", response=responses(None), tags=["case photos"])
+def get_photo(request: HttpRequest, case_id: int, photo_id: int) -> FileResponse:
+    """The stored photo, to users who may see the case (404 otherwise)."""
+    case = get_case(acting_user(request), case_id)
+    photo = CasePhoto.objects.filter(case=case, pk=photo_id).first()
+    if photo is None:
+        raise NotFound("照片不存在", "photo not found")
+    return photos.response(photo)
+
+
+def tracked_case(token: str) -> Case:
+    case = Case.objects.filter(tracking_token=token).first() if token else None
+    if case is None:
+        raise NotFound("诉求不存在", "case not found")
+    return case
+
+
+def public_photo_out(case: Case, photo: CasePhoto) -> CasePhoto:
+    photo._url = f"/api/v1/public/cases/{case.tracking_token}/photos/{photo.pk}"  # type: ignore[attr-defined]
+    return photo
+
+
+@router.post(
+    "/public/cases/{token}/photos",
+    auth=None,
+    response=responses(PhotoOut, 201),
+    tags=["case photos"],
+)
+def upload_public_photo(
+    request: HttpRequest, token: str, file: File[UploadedFile]
+) -> Status[CasePhoto]:
+    """The reporter adds a photo of the problem through their tracking link, until the
+    case is taken (no login: the link's token is the key)."""
+    case = tracked_case(token)
+    photos.check_may_add(case, CasePhoto.Kind.REPORT, {"reporter"})
+    if case.status not in PUBLIC_PHOTO_STATUSES:
+        raise photos.PhotoRefused(
+            "诉求已在办理，不能再补充照片", "the case is being handled; photos are closed"
+        )
+    photo = photos.attach(
+        case, photos.read_upload(file), kind=CasePhoto.Kind.REPORT, actor=None, note="reporter"
+    )
+    return Status(201, public_photo_out(case, photo))
+
+
+@router.get(
+    "/public/cases/{token}/photos/{photo_id}",
+    auth=None,
+    response=responses(None),
+    tags=["case photos"],
+)
+def get_public_photo(request: HttpRequest, token: str, photo_id: int) -> FileResponse:
+    """A photo of the reporter's own case (problem or result), through their link."""
+    case = tracked_case(token)
+    photo = CasePhoto.objects.filter(case=case, pk=photo_id).first()
+    if photo is None:
+        raise NotFound("照片不存在", "photo not found")
+    return photos.response(photo)
+
+
+# --- inbox -------------------------------------------------------------------------------
+@router.get("/notifications", response=responses(Page[NotificationOut]), tags=["notifications"])
+def list_notifications(
+    request: HttpRequest, filters: Query[NotificationFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    """The acting user's inbox: unread first, newest first."""
+    unread = ExpressionWrapper(Q(read_at__isnull=True), output_field=BooleanField())
+    qs = (
+        Notification.objects.filter(user_id=acting_user(request).pk)
+        .select_related("case")
+        .annotate(unread=unread)
+        .order_by("-unread", "-created_at")
+    )
+    if filters.unread is not None:
+        qs = qs.filter(read_at__isnull=filters.unread)
+    return paginate(qs, page)
+
+
+@router.post(
+    "/notifications/{notification_id}/read",
+    response=responses(NotificationOut),
+    tags=["notifications"],
+)
+def read_notification(request: HttpRequest, notification_id: int) -> Notification:
+    """Mark one of the user's messages read (another user's answers 404)."""
+    row = (
+        Notification.objects.select_related("case")
+        .filter(pk=notification_id, user_id=acting_user(request).pk)
+        .first()
+    )
+    if row is None:
+        raise NotFound("消息不存在", "notification not found")
+    if row.read_at is None:
+        row.read_at = timezone.now()
+        row.save(update_fields=["read_at"])
+    return row
+
+
+# --- catalogue ---------------------------------------------------------------------------
+def category_out(category: Category) -> dict[str, Any]:
+    dept = category.department
+    return {
+        "id": category.pk,
+        "code": category.code,
+        "name": category.name,
+        "default_level": category.default_level,
+        "default_level_label": str(category.get_default_level_display()),
+        "department": dept.code if dept else None,
+        "department_name": dept.name if dept else None,
+        "limits": {stage: category.limit_minutes(stage) for stage in DEFAULT_LIMITS},
+        "duplicate_radius_m": category.duplicate_radius_m,
+        "duplicate_window_hours": category.duplicate_window_hours,
+        "attributes": category.attributes or [],
+        "public": category.public,
+        "description": category.description,
+        "children": [],
+    }
+
+
+@router.get("/categories", response=responses(list[CategoryOut]), tags=["categories"])
+def list_categories(request: HttpRequest) -> list[dict[str, Any]]:
+    """The category tree (诉求分类) with default levels, departments and time limits in
+    working minutes (one working day = 450)."""
+    rows = list(Category.objects.select_related("department").order_by("code"))
+    nodes = {row.pk: category_out(row) for row in rows}
+    roots: list[dict[str, Any]] = []
+    for row in rows:
+        parent = nodes.get(row.parent_id) if row.parent_id else None
+        (parent["children"] if parent is not None else roots).append(nodes[row.pk])
+    return roots
+
+
+@router.get("/departments", response=responses(list[DepartmentOut]), tags=["categories"])
+def list_departments(request: HttpRequest) -> QuerySet[Department]:
+    """Functional departments (职能部门) cases can be handed to."""
+    return Department.objects.order_by("code")
