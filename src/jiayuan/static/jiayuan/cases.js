@@ -13,6 +13,8 @@
 
   function baseMap(el) {
     var map = L.map(el, { attributionControl: false, zoomSnap: 0.25, scrollWheelZoom: false, tap: true });
+    // Pins above the grid labels (tooltips), so a point at a grid's centre stays visible.
+    map.createPane("jyPins").style.zIndex = 660;
     window.addEventListener("resize", function () { map.invalidateSize(); });
     return map;
   }
@@ -77,7 +79,7 @@
       bounds = outline.getBounds();
     }
     if (data.point) {
-      L.marker(data.point, { icon: pin(data.color), title: data.label, keyboard: false }).addTo(map);
+      L.marker(data.point, { icon: pin(data.color), title: data.label, keyboard: false, pane: "jyPins" }).addTo(map);
     }
     if (bounds && bounds.isValid()) {
       map.fitBounds(bounds, { padding: [16, 16] });
@@ -111,7 +113,7 @@
       lngInput.value = lng;
       var latlng = L.latLng(lat, lng);
       if (marker) { marker.setLatLng(latlng); } else {
-        marker = L.marker(latlng, { icon: pin("#c0282d"), keyboard: false }).addTo(map);
+        marker = L.marker(latlng, { icon: pin("#c0282d"), keyboard: false, pane: "jyPins" }).addTo(map);
       }
       var grid = features.length ? gridAt(features, lat, lng) : null;
       if (out) {
@@ -155,7 +157,7 @@
     var dots = L.featureGroup();
     (data.cases || []).forEach(function (c) {
       var dot = L.circleMarker([c.lat, c.lng], {
-        radius: 7, color: "#ffffff", weight: 2, fillColor: c.color, fillOpacity: 0.95
+        radius: 7, color: "#ffffff", weight: 2, fillColor: c.color, fillOpacity: 0.95, pane: "jyPins"
       });
       var box = document.createElement("div");
       var link = document.createElement("a");
