@@ -539,11 +539,26 @@ def test_filter_by_ids_overrides_the_rest(client: Client, spread: dict[str, Case
     }
 
 
+def among(client: Client, spread: dict[str, Case], query: str) -> set[int]:
+    """The spread's cases in the answer; the seeded year of cases is there too, so every
+    answered row must also satisfy the filter (checked by the caller through ``rows``)."""
+    return ids(client, query) & {c.pk for c in spread.values()}
+
+
+def rows(client: Client, query: str) -> list[dict[str, Any]]:
+    response = client.get(f"{BASE}/requests.json{query}")
+    assert response.status_code == 200, response.content.decode()
+    return response.json()
+
+
 def test_filter_by_service_code_and_status(client: Client, spread: dict[str, Case]) -> None:
-    assert ids(client, "?service_code=0401") == {spread["noise"].pk}
-    assert ids(client, "?service_code=0401,0202") == {spread["noise"].pk, spread["other"].pk}
+    assert among(client, spread, "?service_code=0401") == {spread["noise"].pk}
+    assert {r["service_code"] for r in rows(client, "?service_code=0401")} == {"0401"}
+    both = among(client, spread, "?service_code=0401,0202")
+    assert both == {spread["noise"].pk, spread["other"].pk}
     closed = ids(client, "?status=closed")
     assert spread["noise"].pk in closed and spread["fresh"].pk not in closed
+    assert {r["status"] for r in rows(client, "?status=closed")} == {"closed"}
     opened = ids(client, "?status=open")
     assert spread["fresh"].pk in opened and spread["noise"].pk not in opened
     assert {spread["noise"].pk, spread["fresh"].pk} <= ids(client, "?status=open,closed")
@@ -553,13 +568,19 @@ def test_filter_by_dates(client: Client, spread: dict[str, Case]) -> None:
     now = timezone.now()
     start = (now - dt.timedelta(days=70)).strftime("%Y-%m-%dT%H:%M:%SZ")
     end = (now - dt.timedelta(days=7)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    found = ids(client, f"?start_date={start}&end_date={end}&service_code=0201,0401")
-    assert found == {spread["old"].pk, spread["noise"].pk}
+    query = f"?start_date={start}&end_date={end}&service_code=0201,0401"
+    assert among(client, spread, query) == {spread["old"].pk, spread["noise"].pk}
+    for row in rows(client, query):
+        requested = dt.datetime.fromisoformat(row["requested_datetime"])
+        assert now - dt.timedelta(days=70) <= requested <= now - dt.timedelta(days=7)
+        assert row["service_code"] in ("0201", "0401")
     # an offset whose + was not encoded in the query string still reads right
     local = timezone.localtime(now - dt.timedelta(days=130)).strftime("%Y-%m-%dT%H:%M:%S+08:00")
     assert spread["ancient"].pk in ids(client, f"?start_date={local}&service_code=0201")
     end_only = (now - dt.timedelta(days=100)).date().isoformat()
-    assert ids(client, f"?end_date={end_only}&service_code=0201") == {spread["ancient"].pk}
+    assert among(client, spread, f"?end_date={end_only}&service_code=0201") == {
+        spread["ancient"].pk
+    }
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
