@@ -166,7 +166,9 @@ USE_TZ = True
 
 # --- static files -------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("JIAYUAN_STATIC_ROOT", VAR_DIR / "static"))
+# WhiteNoise warns on every start while STATIC_ROOT is missing; collectstatic fills it.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 NODE_MODULES = Path(os.environ.get("JIAYUAN_NODE_MODULES", PROJECT_DIR / "node_modules"))
 # Only the built files of each front-end package are served, never node_modules whole.
 VENDOR_DIRS = {

@@ -1,0 +1,37 @@
+"""Run every benchmark in ``bench/``, one after the other, each in its own process.
+
+    .venv/bin/python bench/run_all.py [--quick]
+
+``--quick`` runs the person search at 100,000 residents instead of 1,000,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    runs = [
+        ["seed_county.py"],
+        ["person_search.py", "--drop", *(["--residents", "100000"] if args.quick else [])],
+    ]
+    failed = []
+    for script, *rest in runs:
+        print(f"\n=== {script} {' '.join(rest)}", flush=True)
+        code = subprocess.call([sys.executable, str(HERE / script), *rest], cwd=HERE.parent)
+        if code:
+            failed.append(script)
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
