@@ -53,7 +53,8 @@ def light_for(case: Case, now: Any = None, clock: WorkClock | None = None) -> st
         now = case.suspended_at
     limit = clock.minutes_between(case.stage_started_at, case.stage_due_at)
     used = clock.minutes_between(case.stage_started_at, now)
-    if now >= case.stage_due_at or (limit and used / limit > 1):
+    # Red once the due time has passed: at exactly 100 % the case is still on time.
+    if now > case.stage_due_at or (limit and used / limit > 1):
         return Light.RED
     if limit and used / limit >= 0.8:
         return Light.YELLOW

@@ -103,17 +103,25 @@ class WorkClock:
     def __init__(self, calendar: WorkCalendar | None = None) -> None:
         self.calendar = calendar or WorkCalendar()
         self.tz = timezone.get_default_timezone()
+        # Each day's periods, worked out once per clock (jobs and seeding ask for the
+        # same days over and over).
+        self._days: dict[dt.date, list[tuple[dt.datetime, dt.datetime]]] = {}
 
     def _periods(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
-        if not self.calendar.is_workday(day):
-            return []
-        return [
-            (
-                dt.datetime.combine(day, start, tzinfo=self.tz),
-                dt.datetime.combine(day, end, tzinfo=self.tz),
-            )
-            for start, end in WORKING_PERIODS
-        ]
+        found = self._days.get(day)
+        if found is not None:
+            return found
+        found = []
+        if self.calendar.is_workday(day):
+            found = [
+                (
+                    dt.datetime.combine(day, start, tzinfo=self.tz),
+                    dt.datetime.combine(day, end, tzinfo=self.tz),
+                )
+                for start, end in WORKING_PERIODS
+            ]
+        self._days[day] = found
+        return found
 
     def add(self, start: dt.datetime, minutes: float) -> dt.datetime:
         """The moment ``minutes`` working minutes after ``start``."""
