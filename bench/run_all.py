@@ -22,6 +22,8 @@ def main() -> None:
     runs = [
         ["seed_county.py"],
         ["person_search.py", "--drop", *(["--residents", "100000"] if args.quick else [])],
+        ["case_intake.py"],
+        ["case_indicators.py"],
     ]
     failed = []
     for script, *rest in runs:
