@@ -13,7 +13,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("open311/v2/", include("jiayuan.cases.open311_urls")),
     path("", include("jiayuan.core.urls")),
-    path("", include("jiayuan.org.urls")),
     path("", include("jiayuan.people.urls")),
     path("", include("jiayuan.cases.urls")),
 ]

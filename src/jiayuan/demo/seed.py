@@ -22,9 +22,9 @@ from tqdm import tqdm
 from jiayuan.core import actions, audit
 from jiayuan.core.models import AuditEntry
 from jiayuan.org.choices import AREA_ORDER
-from jiayuan.org.management.commands.createuser import grant_admin_site
 from jiayuan.org.models import Area, Dwelling, Membership, PartyOrganization
 from jiayuan.people.choices import THREE_HEADS, Relation
+from jiayuan.people.management.commands.createuser import grant_admin_site
 from jiayuan.people.models import (
     CentralHousehold,
     Force,

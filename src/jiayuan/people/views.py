@@ -18,7 +18,9 @@ from jiayuan.core.scoping import path_allowed
 from jiayuan.core.views import page, scoped_get_or_404
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
-from jiayuan.org.views import (
+
+from . import overview, services
+from .area_views import (
     CHILD_COLUMNS,
     COLUMN_LABELS,
     breadcrumbs,
@@ -28,8 +30,6 @@ from jiayuan.org.views import (
     scope_roots,
     tag_css,
 )
-
-from . import overview, services
 from .forms import SearchForm
 from .models import (
     CentralHousehold,

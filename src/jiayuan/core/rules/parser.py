@@ -25,7 +25,7 @@ The language, Python-like::
     primary     := NAME ["(" args ")"] | INT | DECIMAL | STRING
                  | true | false | null | "(" rule ")"
 
-Strings take double or single quotes with ``\\" \\' \\\\ \\n \\t \\uXXXX`` escapes;
+Strings take double or single quotes with ``\\" \\' \\\\ \\n \\t`` escapes and ``\\u`` with four hex digits;
 ``#`` starts a comment to the end of the line.
 """
 

@@ -15,8 +15,11 @@ from django.utils import timezone
 
 from jiayuan.core.scoping import path_allowed, scope_paths
 from jiayuan.core.views import is_htmx, page, scoped_get_or_404
-from jiayuan.people.choices import THREE_HEADS, PositionRole, Relation
-from jiayuan.people.models import (
+from jiayuan.org.choices import AreaKind
+from jiayuan.org.models import Area, Dwelling
+
+from .choices import THREE_HEADS, PositionRole, Relation
+from .models import (
     CentralHousehold,
     Force,
     Household,
@@ -24,10 +27,7 @@ from jiayuan.people.models import (
     PersonTag,
     Position,
 )
-from jiayuan.people.overview import counts, held_on, labelled
-
-from .choices import AreaKind
-from .models import Area, Dwelling
+from .overview import counts, held_on, labelled
 
 RESIDENTS_PER_PAGE = 25
 # Which counts to show for the children of an area of a given kind.
@@ -148,7 +148,7 @@ def child_counts(
     if "residents" in columns:
         per_child(people, "residents")
     if "party_members" in columns:
-        from jiayuan.people.choices import PARTY
+        from .choices import PARTY
 
         per_child(people, "party_members", Q(political_status__in=PARTY))
     if "households" in columns:
