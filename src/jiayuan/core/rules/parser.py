@@ -25,8 +25,8 @@ The language, Python-like::
     primary     := NAME ["(" args ")"] | INT | DECIMAL | STRING
                  | true | false | null | "(" rule ")"
 
-Strings take double or single quotes with ``\\" \\' \\\\ \\n \\t`` escapes and ``\\u`` with four hex digits;
-``#`` starts a comment to the end of the line.
+Strings take double or single quotes with ``\\" \\' \\\\ \\n \\t`` escapes, and
+``\\u`` followed by four hex digits; ``#`` starts a comment to the end of the line.
 """
 
 from __future__ import annotations
