@@ -241,7 +241,7 @@ def intake(
         if auto_dispatch:
             handler = routing.handler_for(owner, level)
             if handler is not None or level == Level.DEPARTMENT:
-                _dispatch(case, None, handler, now, note="自动派单")
+                _dispatch(case, None, handler, now, note="自动派单", clock=clock)
     return case
 
 
@@ -257,7 +257,16 @@ def _assign(case: Case, handler: Any, level: str | None = None) -> None:
     )
 
 
-def _dispatch(case: Case, actor: Any, handler: Any, now: dt.datetime, note: str = "") -> None:
+def _dispatch(
+    case: Case,
+    actor: Any,
+    handler: Any,
+    now: dt.datetime,
+    note: str = "",
+    clock: WorkClock | None = None,
+) -> None:
+    """Assign and start the accept clock; intake passes its clock so the calendar is
+    read once per request."""
     from_status = case.status
     first = case.dispatched_at is None
     _assign(case, handler)
@@ -265,7 +274,7 @@ def _dispatch(case: Case, actor: Any, handler: Any, now: dt.datetime, note: str 
     if first:
         case.dispatched_at = now
         case.dispatched_on_time = case.stage_due_at is None or now <= case.stage_due_at
-    sla.start_stage(case, now)
+    sla.start_stage(case, now, clock)
     case.save()
     who = handler.username if handler else (case.handler_department or "")
     _event(
