@@ -32,10 +32,10 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
 
 def evaluate(node: t.TNode, subject: Any, env: Env) -> tuple[Any, TraceNode]:
     """The value of ``node`` for ``subject`` and the trace of how it was reached."""
-    return _Evaluator(subject, env).eval(node)
+    return Evaluator(subject, env).eval(node)
 
 
-class _Evaluator:
+class Evaluator:
     def __init__(self, subject: Any, env: Env) -> None:
         self.subject = subject
         self.env = env
@@ -66,35 +66,43 @@ class _Evaluator:
     def eval_const(self, node: t.TConst) -> tuple[Any, TraceNode]:
         return node.value, self.trace(node, "const", node.value)
 
-    def eval_field(self, node: t.TField) -> tuple[Any, TraceNode]:
+    # --- leaves: the values a rule reads (a subclass may read them from elsewhere) -------
+    def read_field(self, node: t.TField) -> Any:
         obj = self.navigate(node.path)
         raw = None if obj is None else node.field.python(obj, self.env)
         value = node.type.from_db(raw) if isinstance(node.type, EnumType) else raw
         if node.type == BOOL and value is not None:
             value = bool(value)
-        return value, self.trace(node, "field", value, label=_label(node.path, node.field.label))
+        return value
 
-    def eval_call(self, node: t.TCall) -> tuple[Any, TraceNode]:
+    def read_call(self, node: t.TCall) -> Any:
         obj = self.navigate(node.path)
         fn = node.function
-        value: Any
         if obj is None:
-            value = False if fn.returns == BOOL else None
-        else:
-            value = fn.python(obj, self.env, *node.args)
-            if isinstance(fn.returns, EnumType):
-                value = fn.returns.from_db(value)
-        text = _label(node.path, fn.label.format(*node.args))
-        return value, self.trace(node, "call", value, label=text, args=encode(list(node.args)))
+            return False if fn.returns == BOOL else None
+        value = fn.python(obj, self.env, *node.args)
+        return fn.returns.from_db(value) if isinstance(fn.returns, EnumType) else value
 
-    def eval_recordattr(self, node: t.TRecordAttr) -> tuple[Any, TraceNode]:
+    def read_record_attr(self, node: t.TRecordAttr) -> tuple[Any, bool]:
+        """The attribute's value and whether the record (the tag) is there at all."""
         obj = self.navigate(node.path)
         record = None if obj is None else node.function.python(obj, self.env, *node.args)
         value = None if record is None else coerce_json(node.type, record.get(node.attr))
+        return value, record is not None
+
+    def eval_field(self, node: t.TField) -> tuple[Any, TraceNode]:
+        value = self.read_field(node)
+        return value, self.trace(node, "field", value, label=_label(node.path, node.field.label))
+
+    def eval_call(self, node: t.TCall) -> tuple[Any, TraceNode]:
+        value = self.read_call(node)
+        text = _label(node.path, node.function.label.format(*node.args))
+        return value, self.trace(node, "call", value, label=text, args=encode(list(node.args)))
+
+    def eval_recordattr(self, node: t.TRecordAttr) -> tuple[Any, TraceNode]:
+        value, present = self.read_record_attr(node)
         label = _label(node.path, node.function.label.format(*node.args))
-        return value, self.trace(
-            node, "attr", value, label=f"{label}.{node.attr}", present=record is not None
-        )
+        return value, self.trace(node, "attr", value, label=f"{label}.{node.attr}", present=present)
 
     def eval_method(self, node: t.TMethod) -> tuple[Any, TraceNode]:
         target, ttrace = self.eval(node.target)

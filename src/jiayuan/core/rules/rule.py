@@ -11,6 +11,7 @@ from django.db.models import Model, Q, QuerySet
 from . import typed as t
 from .checker import check
 from .evaluate import check_items, evaluate
+from .inputs import evaluate_recorded, input_columns, read_inputs
 from .parser import parse
 from .registry import Env, Registry
 from .sql import compile_q
@@ -80,6 +81,33 @@ class Rule:
         matched = value is True
         items = check_items(trace) if matched else []
         return Outcome(matched, items, trace, ref_date)
+
+    def input_columns(self, ref_date: dt.date) -> dict[str, Any]:
+        """Columns selecting the value of every leaf, to record with a match."""
+        return input_columns(self.tree, ref_date)
+
+    def read_inputs(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row annotated with :meth:`input_columns` as JSON keyed by source text."""
+        return read_inputs(self.tree, row)
+
+    def evaluate_recorded(self, inputs: dict[str, Any], ref_date: dt.date) -> Outcome:
+        """:meth:`evaluate` over inputs recorded by a matching query (:mod:`.inputs`)."""
+        value, trace = evaluate_recorded(self.tree, inputs, ref_date)
+        matched = value is True
+        return Outcome(matched, check_items(trace) if matched else [], trace, ref_date)
+
+    @property
+    def fixed_check_items(self) -> list[str] | None:
+        """The check items of every match when they do not depend on the subject: each
+        ``verify`` is a conjunct of the top-level ``and`` (or there is none). ``None``
+        when a ``verify`` sits under an ``or``, and the items must be read per match."""
+        conjuncts = [self.tree]
+        if isinstance(self.tree, t.TBool) and self.tree.op == "and":
+            conjuncts = list(self.tree.operands)
+        top = {id(c) for c in conjuncts if isinstance(c, t.TVerify)}
+        if any(isinstance(n, t.TVerify) and id(n) not in top for n in self.tree.walk()):
+            return None
+        return self.check_items
 
     @property
     def check_items(self) -> list[str]:

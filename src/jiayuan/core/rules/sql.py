@@ -26,6 +26,7 @@ from typing import Any
 from django.db.models import (
     BigIntegerField,
     BooleanField,
+    Case,
     DateField,
     DecimalField,
     Exists,
@@ -35,6 +36,7 @@ from django.db.models import (
     Subquery,
     TextField,
     Value,
+    When,
 )
 from django.db.models.functions import Left, Right, StrIndex
 from django.db.models.lookups import (
@@ -432,3 +434,31 @@ def _shifted(hook: Hook, k: Any, sign: int) -> Hook:
         return hook(op if sign > 0 else FLIP[op], sign * (const - k))
 
     return shifted
+
+
+def leaf_expressions(node: t.TNode, ref_date: dt.date) -> tuple[Any, Any | None]:
+    """What the database reads for one leaf of a rule (a field, a function call or a
+    record attribute), as an expression to ``annotate`` a query with; for a record
+    attribute also whether the record is there. A ``bool`` leaf reads as true, false or
+    missing exactly as :meth:`_Compiler.truth` decides it, so the values a matching query
+    records are the values its filter used (see :mod:`.inputs`)."""
+    c = _Compiler(SqlEnv(ref_date))
+    present: Any | None = None
+    if isinstance(node, t.TRecordAttr):
+        rows = node.function.sql(c.env_for(node.path), *node.args).rows
+        present = Exists(rows)
+    if node.type == BOOL:
+        yes, no = c.truth(node)
+        return Case(
+            When(_as_q(yes), then=Value(True)),
+            When(_as_q(no), then=Value(False)),
+            default=Value(None),
+            output_field=BooleanField(),
+        ), present
+    return c.value(node).expr, present
+
+
+def _as_q(cond: Cond) -> Q:
+    if isinstance(cond, Q):
+        return cond
+    return Q(pk__isnull=False) if cond else Q(pk__isnull=True)
