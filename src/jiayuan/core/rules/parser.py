@@ -84,7 +84,7 @@ RPAR: ")"
 LSQB: "["
 RSQB: "]"
 COMMA: ","
-NAME: /[A-Za-z_][A-Za-z0-9_]*/
+NAME: /(?!(?:and|or|not|in|true|false|null)(?![A-Za-z0-9_]))[A-Za-z_][A-Za-z0-9_]*/
 DECIMAL: /[0-9]+\.[0-9]+/
 INT: /[0-9]+/
 STRING: /"(?:[^"\\\n]|\\.)*"/ | /'(?:[^'\\\n]|\\.)*'/
