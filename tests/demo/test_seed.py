@@ -214,7 +214,10 @@ def test_living_situation_tags_follow_the_household() -> None:
     for row in PersonTag.objects.filter(tag__code="空巢老人").select_related("person"):
         ages = [m.age_on(AS_OF) for m in row.person.household.members.filter(death_date=None)]
         assert len(ages) >= 2 and min(ages) >= 60
-    assert not PersonTag.objects.filter(tag__code="高龄老人").exists()  # left to the rule
+    # computed by the rule (age >= 80), never handed out by hand
+    oldest = PersonTag.objects.filter(tag__code="高龄老人").select_related("person")
+    assert oldest.exists() and {r.source for r in oldest} == {"rule"}
+    assert all(r.person.age_on(AS_OF) >= 80 for r in oldest)
 
 
 # --- accounts ------------------------------------------------------------------------------

@@ -1,19 +1,16 @@
-"""The tag catalogue (标签) and who holds which tag in the demo county, with the
-prevalences of a real county: disability, veterans, elderly living alone, assistance."""
+"""Who holds which tag in the demo county, with the prevalences of a real county:
+disability, veterans, assistance. The catalogue itself is the county's
+(:mod:`jiayuan.people.catalogue`); computed tags (高龄老人, 独居老人, 空巢老人) are left to
+their rules, run over the written world by the seed."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from jiayuan.people.choices import (
-    Gender,
-    HukouType,
-    Relation,
-    ResidenceStatus,
-    TagScope,
-    TagSource,
-)
+from jiayuan.people.catalogue import RULE_TAGS
+from jiayuan.people.catalogue import TAG_CATALOGUE as CATALOGUE
+from jiayuan.people.choices import Gender, HukouType, Relation, TagScope, TagSource
 
 from . import names
 from .records import AS_OF, TagAssignmentSpec, TagSpec, rng_for, weighted
@@ -22,55 +19,20 @@ if TYPE_CHECKING:
     from .plan import Planner
 
 # --- tag catalogue -----------------------------------------------------------------------
-# Codes are the Chinese names the policy rules use (see shared/policies.md).
-TAG_CATALOGUE: tuple[TagSpec, ...] = (
-    TagSpec("残疾人", "残疾人", "特殊人群", attributes=("category", "grade"),
-            description="持有第二代残疾人证；category：视力/听力/言语/肢体/智力/精神/多重；grade：1–4级"),
-    TagSpec("残疾诊断", "残疾诊断", "特殊人群", attributes=("diagnosed_on",),
-            description="经医疗机构诊断为残疾但尚未办证（多为学龄前儿童）"),
-    TagSpec("失能老人", "失能老人", "特殊人群", attributes=("level",),
-            description="经评估失能的老年人；level：轻度/中度/重度"),
-    TagSpec("独居老人", "独居老人", "特殊人群", description="60岁以上、独自居住的老年人"),
-    TagSpec("空巢老人", "空巢老人", "特殊人群", description="60岁以上、无子女同住的老年人家庭成员"),
-    TagSpec("高龄老人", "高龄老人", "特殊人群",
-            description="80周岁以上老年人；由规则按出生日期计算（age >= 80），不手工标注"),
-    TagSpec("留守儿童", "留守儿童", "特殊人群",
-            description="父母双方外出务工、由祖辈照料的16岁以下儿童"),
-    TagSpec("孤儿", "孤儿", "特殊人群", description="父母均已死亡或宣告失踪的未满18周岁儿童"),
-    TagSpec("事实无人抚养儿童", "事实无人抚养儿童", "特殊人群",
-            description="父母无力履行抚养义务的未满18周岁儿童"),
-    TagSpec("退役军人", "退役军人", "优抚对象", attributes=("kind", "enlisted_on"),
-            description="kind：参战/带病回乡/退役士兵/其他；enlisted_on：入伍日期"),
-    TagSpec("残疾军人", "残疾军人", "优抚对象", attributes=("cause", "grade"),
-            description="持有残疾军人证；cause：因战/因公/因病；grade：1–10级（因病1–6级）"),
-    TagSpec("重点优抚对象", "重点优抚对象", "优抚对象", description="享受定期抚恤补助的优抚对象"),
-    TagSpec("烈士遗属", "烈士遗属", "优抚对象", description="烈士的父母、配偶、子女"),
-    TagSpec("独生子女父母", "独生子女父母", "计划生育", description="持有《独生子女父母光荣证》"),
-    TagSpec("独生子女", "独生子女", "计划生育", description="领取《独生子女父母光荣证》家庭的子女"),
-    TagSpec("城乡居民养老保险", "城乡居民养老保险", "社会保障", attributes=("contribution_years",),
-            description="参加城乡居民基本养老保险；contribution_years：累计缴费年限"),
-    TagSpec("工伤护理费", "工伤护理费", "社会保障", description="领取工伤保险生活护理费"),
-    TagSpec("在职党员", "在职党员", "党员", attributes=("organisation",),
-            description="到居住地社区报到服务的在职党员；organisation：工作单位"),
-    TagSpec("低保", "低保", "社会救助", scope=TagScope.HOUSEHOLD,
-            description="享受最低生活保障的家庭"),
-    TagSpec("特困", "特困", "社会救助", scope=TagScope.HOUSEHOLD,
-            description="特困人员救助供养家庭"),
-    TagSpec("低收入", "低收入", "社会救助", scope=TagScope.HOUSEHOLD,
-            description="低收入家庭（动态监测的筛查信号）"),
-    TagSpec("计生特殊家庭", "计划生育特殊家庭", "计划生育", scope=TagScope.HOUSEHOLD,
-            description="独生子女伤残（三级以上）或死亡、未再生育或收养的家庭"),
-)  # fmt: skip
+# The county's catalogue (jiayuan.people.catalogue, installed by a migration): the demo
+# plans who holds each tag, and leaves the computed ones to their rules.
+TAG_CATALOGUE: tuple[TagSpec, ...] = tuple(
+    TagSpec(t.code, t.name, t.category, t.scope, t.attributes, t.description) for t in CATALOGUE
+)
 
-
-# Tags that follow from age or household shape: never handed out at random.
-DERIVED_TAGS = frozenset({"高龄老人", "独居老人", "空巢老人", "留守儿童", "独生子女"})
+# Tags that follow from age or household shape: never handed out at random. The rule
+# tags are computed by ``recompute_tags`` once the world is written (see seed.py); the
+# others follow the planned household (left-behind children, one-child families).
+DERIVED_TAGS = RULE_TAGS | {"留守儿童", "独生子女"}
 
 FALLBACK_AGES: dict[str, tuple[int, int]] = {
     "残疾诊断": (0, 6),
     "失能老人": (70, 95),
-    "独居老人": (60, 95),
-    "空巢老人": (60, 95),
     "留守儿童": (3, 15),
     "孤儿": (3, 17),
     "事实无人抚养儿童": (3, 17),
@@ -172,16 +134,8 @@ def plan_tags(pl: Planner) -> None:
             if age >= 50 and rng.random() < 0.0004:
                 tag(i, "烈士遗属")
                 tag(i, "重点优抚对象")
-        # household shapes decide the living-situation tags, consistently
-        if (
-            len(alive) == 1
-            and elderly == alive
-            and persons[alive[0]].residence_status != ResidenceStatus.AWAY
-        ):
-            tag(alive[0], "独居老人")
-        if len(alive) >= 2 and elderly == alive:
-            for i in alive:
-                tag(i, "空巢老人")
+        # household shapes decide the left-behind children, consistently (独居老人 and
+        # 空巢老人 are computed by their rules from the written world)
         if hh.kind == "left_behind":
             for i in alive:
                 if ages[i] < 16 and persons[i].relation == Relation.OTHER:

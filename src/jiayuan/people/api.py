@@ -12,14 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Status
 
 from jiayuan.core import actions
 from jiayuan.core.api import acting_user, get_visible, paginate, require_change, responses
-from jiayuan.core.errors import Conflict, NotFound, ValidationFailed
+from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from jiayuan.core.roles import Perm
 from jiayuan.core.schemas import Page, PageParams
 from jiayuan.core.scoping import has_perm_anywhere
@@ -27,9 +27,9 @@ from jiayuan.org.api import filter_under
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Dwelling
 
-from . import overview, services
+from . import overview, services, tagging
 from .choices import TagScope, TagSource
-from .models import Force, Household, Person, PersonTag, Position, Tag
+from .models import Force, Household, HouseholdTag, Person, PersonTag, Position, Tag
 from .schemas import (
     ForceFilters,
     ForceIn,
@@ -53,8 +53,12 @@ from .schemas import (
     PositionIn,
     PositionOut,
     PositionPatch,
+    RecomputeIn,
+    RecomputeOut,
     RevealOut,
+    TagDetail,
     TagFilters,
+    TagHolderFilters,
     TagIn,
     TagOut,
     TagPatch,
@@ -76,10 +80,12 @@ def years_before(day: dt.date, years: int) -> dt.date:
 
 
 def current_q(today: dt.date, prefix: str = "") -> Q:
-    """Rows valid on ``today``: ``valid_from``/``valid_until`` empty or around it."""
+    """Rows valid on ``today``: ``valid_from`` empty or on/before it, ``valid_until``
+    empty or after it (the until date is the first day a tag no longer holds, as the
+    rule language reads it: a computed tag ended today is not held today)."""
     return (
         Q(**{f"{prefix}valid_from__isnull": True}) | Q(**{f"{prefix}valid_from__lte": today})
-    ) & (Q(**{f"{prefix}valid_until__isnull": True}) | Q(**{f"{prefix}valid_until__gte": today}))
+    ) & (Q(**{f"{prefix}valid_until__isnull": True}) | Q(**{f"{prefix}valid_until__gt": today}))
 
 
 def active_position_q(today: dt.date) -> Q:
@@ -265,11 +271,28 @@ def _tag_for(code: str, scope: str = TagScope.PERSON) -> Tag:
 
 
 def _person_tag(user: Any, person_id: int, code: str) -> PersonTag:
+    """The person's assignment of ``code``: the open one, else the latest ended one."""
     person = get_visible(Person.objects.all(), user, pk=person_id)
-    row = PersonTag.objects.select_related("tag").filter(person=person, tag__code=code).first()
+    row = (
+        PersonTag.objects.select_related("tag", "assigned_by")
+        .filter(person=person, tag__code=code)
+        .order_by(F("valid_until").desc(nulls_first=True), "-pk")
+        .first()
+    )
     if row is None:
         raise NotFound("该居民没有此标签", "the person does not hold this tag")
     return row
+
+
+def _by_hand(row: PersonTag) -> None:
+    """Computed assignments follow their rule: changed by hand, the next recompute would
+    undo it, and their history would lie."""
+    if row.source == TagSource.RULE:
+        raise Conflict(
+            f"标签“{row.tag.name}”由规则计算，不能手工修改",
+            "a computed tag follows its rule and cannot be changed by hand",
+            field="tag",
+        )
 
 
 @router.get(
@@ -280,7 +303,11 @@ def list_person_tags(
 ) -> dict[str, Any]:
     """Every tag a person holds or held, with validity, source and evidence."""
     person = get_visible(Person.objects.all(), acting_user(request), pk=person_id)
-    qs = PersonTag.objects.filter(person=person).select_related("tag").order_by("tag__code")
+    qs = (
+        PersonTag.objects.filter(person=person)
+        .select_related("tag", "assigned_by")
+        .order_by("tag__code", "-valid_from")
+    )
     return paginate(qs, page)
 
 
@@ -288,13 +315,24 @@ def list_person_tags(
     "/persons/{person_id}/tags", response=responses(PersonTagOut, 201), tags=["person tags"]
 )
 def add_person_tag(request: HttpRequest, person_id: int, body: PersonTagIn) -> Status[PersonTag]:
-    """Give a person a tag by hand (来源：人工)."""
+    """Give a person a tag by hand (来源：人工), recording who and when. Computed tags
+    (those with a rule) are not given by hand."""
     user = acting_user(request)
     person = get_visible(Person.objects.all(), user, pk=person_id)
     require_change(user, person)
     tag = _tag_for(body.tag)
+    if tag.computed:
+        raise ValidationFailed(
+            f"标签“{tag.name}”由规则计算，不能手工标注",
+            "a computed tag is given by its rule, not by hand",
+            field="tag",
+        )
     check_dates(body.valid_from, body.valid_until, "valid_until")
-    if PersonTag.objects.filter(person=person, tag=tag).exists():
+    start = body.valid_from or timezone.localdate()
+    held = PersonTag.objects.filter(person=person, tag=tag).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gt=start)
+    )
+    if held.exists():
         raise Conflict(
             f"该居民已有标签“{tag.name}”", "the person already holds this tag", field="tag"
         )
@@ -321,6 +359,7 @@ def update_person_tag(
     user = acting_user(request)
     row = _person_tag(user, person_id, code)
     require_change(user, row)
+    _by_hand(row)
     data = drop_nulls(body.dict(exclude_unset=True), nullable=("valid_from", "valid_until"))
     check_dates(
         data.get("valid_from", row.valid_from),
@@ -338,6 +377,7 @@ def remove_person_tag(request: HttpRequest, person_id: int, code: str) -> Status
     user = acting_user(request)
     row = _person_tag(user, person_id, code)
     require_change(user, row)
+    _by_hand(row)
     actions.delete(row, actor=user)
     return Status(204, None)
 
@@ -568,39 +608,115 @@ def _tag(user: Any, code: str) -> Tag:
     return tag
 
 
+def holder_counts(user: Any, tag_ids: list[int]) -> dict[int, int]:
+    """Holders today of each tag, counted within ``user``'s scope: one grouped query
+    (persons and households together), whatever the number of tags."""
+    today = timezone.localdate()
+
+    def grouped(model: type[PersonTag] | type[HouseholdTag]) -> QuerySet[Any]:
+        return (
+            model.objects.visible_to(user)
+            .filter(current_q(today), tag_id__in=tag_ids)
+            .order_by()
+            .values("tag_id")
+            .annotate(n=Count("pk"))
+            .values_list("tag_id", "n")
+        )
+
+    counts: dict[int, int] = {}
+    for tag_id, n in grouped(PersonTag).union(grouped(HouseholdTag), all=True):
+        counts[tag_id] = counts.get(tag_id, 0) + n
+    return counts
+
+
+def with_counts(user: Any, tags: list[Tag]) -> list[Tag]:
+    counts = holder_counts(user, [t.pk for t in tags])
+    for tag in tags:
+        tag.holder_count = counts.get(tag.pk, 0)  # type: ignore[attr-defined]
+    return tags
+
+
 @router.get("/tags", response=responses(Page[TagOut]), tags=["tags"])
 def list_tags(
     request: HttpRequest, filters: Query[TagFilters], page: Query[PageParams]
 ) -> dict[str, Any]:
-    """The tag catalogue (标签目录)."""
-    qs = tag_queryset(acting_user(request))
+    """The tag catalogue (标签目录) with each tag's rule and how many hold it today within
+    your scope."""
+    user = acting_user(request)
+    qs = tag_queryset(user)
     if filters.category:
         qs = qs.filter(category=filters.category)
     if filters.scope:
         qs = qs.filter(scope=filters.scope)
     if filters.search:
         qs = qs.filter(name__contains=filters.search)
-    return paginate(qs, page)
+    result = paginate(qs, page)
+    result["items"] = with_counts(user, result["items"])
+    return result
 
 
-@router.get("/tags/{code}", response=responses(TagOut), tags=["tags"])
-def get_tag(request: HttpRequest, code: str) -> Tag:
-    """One catalogue tag, by code."""
-    return _tag(acting_user(request), code)
+@router.post("/tags/recompute", response=responses(RecomputeOut), tags=["tags"])
+def recompute(request: HttpRequest, body: RecomputeIn) -> dict[str, Any]:
+    """Recompute the computed tags now (标签重算) for the residents where you may
+    supervise (staff: community, street, county). Audited as your action."""
+    user = acting_user(request)
+    if not has_perm_anywhere(user, Perm.SUPERVISE):
+        raise PermissionDenied("只有具备督办权限的工作人员可以重算标签",
+                               "only staff who supervise may recompute tags")  # fmt: skip
+    if body.codes is not None:
+        known = set(Tag.objects.filter(code__in=body.codes).exclude(rule="").values_list(
+            "code", flat=True))  # fmt: skip
+        unknown = sorted(set(body.codes) - known)
+        if unknown:
+            raise ValidationFailed(
+                f"不是计算标签：{'、'.join(unknown)}", f"not computed tags: {', '.join(unknown)}",
+                field="codes",
+            )  # fmt: skip
+    day = timezone.localdate()
+    persons = Person.objects.visible_to(user, Perm.SUPERVISE)
+    summary = tagging.recompute_tags(day, persons, codes=body.codes, actor=user)
+    return {"date": day, "tags": summary}
+
+
+@router.get("/tags/{code}", response=responses(TagDetail), tags=["tags"])
+def get_tag(
+    request: HttpRequest, code: str, filters: Query[TagHolderFilters], page: Query[PageParams]
+) -> Tag:
+    """One catalogue tag, by code, with a page of the residents holding it today within
+    your scope (masked), each with the evidence of a computed tag and its explanation."""
+    user = acting_user(request)
+    tag = with_counts(user, [_tag(user, code)])[0]
+    rows = (
+        PersonTag.objects.visible_to(user)
+        .filter(tag=tag)
+        .select_related("person__area")
+        .order_by("area_path", "person__name", "pk")
+    )
+    if not filters.ended:
+        rows = rows.filter(current_q(timezone.localdate()))
+    if filters.area is not None:
+        rows = filter_under(rows, filters.area)
+    tag.holder_list = paginate(rows, page)  # type: ignore[attr-defined]
+    return tag
 
 
 @router.post("/tags", response=responses(TagOut, 201), tags=["tags"])
 def create_tag(request: HttpRequest, body: TagIn) -> Status[Tag]:
-    """Add a tag to the catalogue (county level only)."""
+    """Add a tag to the catalogue (county level only); a rule makes it computed."""
     user = acting_user(request)
     if Tag.objects.filter(code=body.code).exists():
         raise Conflict(f"标签代码 {body.code} 已存在", "the tag code is taken", field="code")
-    return Status(201, actions.create(Tag, actor=user, **body.dict()))
+    data = body.dict()
+    data["rule"] = data["rule"].strip()
+    tagging.check_rule(data["rule"], data["scope"])
+    return Status(201, actions.create(Tag, actor=user, **data))
 
 
 @router.patch("/tags/{code}", response=responses(TagOut), tags=["tags"])
 def update_tag(request: HttpRequest, code: str, body: TagPatch) -> Tag:
-    """Change a catalogue tag's name, category, attributes, rule or description."""
+    """Change a catalogue tag's name, category, attributes, rule or description. A rule
+    that does not compile answers 422 with its position and the expected token; a new
+    rule takes the next version, and holders follow at the next recompute."""
     user = acting_user(request)
     tag = _tag(user, code)
-    return actions.update(tag, actor=user, **drop_nulls(body.dict(exclude_unset=True)))
+    return tagging.update_tag(tag, actor=user, **drop_nulls(body.dict(exclude_unset=True)))

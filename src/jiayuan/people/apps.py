@@ -6,3 +6,9 @@ class PeopleConfig(AppConfig):
     name = "jiayuan.people"
     label = "people"
     verbose_name = _("人口")
+
+    def ready(self) -> None:
+        # Computed tags follow residents' changes (people.tagging).
+        from .tagging import connect
+
+        connect()

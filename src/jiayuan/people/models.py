@@ -189,7 +189,9 @@ class Tag(models.Model):
     """A kind of label on a person or household (标签): 高龄老人, 残疾人, 低保 …
 
     ``attributes`` names the attributes a tag carries (e.g. 残疾人: category, grade);
-    ``rule`` is the rule-language expression for computed tags.
+    ``rule`` is the rule-language expression for computed tags (see
+    :mod:`jiayuan.people.tagging`); ``rule_version`` counts its changes, so the evidence
+    of a computed assignment names the exact rule that gave it.
     """
 
     code = models.CharField(_("代码"), max_length=40, unique=True)
@@ -200,6 +202,7 @@ class Tag(models.Model):
     )
     attributes = models.JSONField(_("属性"), default=list, blank=True)
     rule = models.TextField(_("计算规则"), blank=True)
+    rule_version = models.PositiveIntegerField(_("规则版本"), default=0, editable=False)
     description = models.TextField(_("说明"), blank=True)
 
     class Meta:
@@ -209,6 +212,39 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def computed(self) -> bool:
+        """Held by whoever the rule matches, never handed out by hand."""
+        return bool(self.rule.strip())
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A changed rule takes the next version (API, admin and scripts alike)."""
+        self.rule = self.rule.strip()
+        if self.pk is None or self._state.adding:
+            if self.rule and not self.rule_version:
+                self.rule_version = 1
+        else:
+            stored = Tag.objects.filter(pk=self.pk).values_list("rule", flat=True).first()
+            if stored is not None and stored != self.rule:
+                self.rule_version += 1
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "rule_version"}
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """Refuse a rule that does not compile (admin form, ``full_clean``), with the
+        rule error's position; the API refuses it through the same check."""
+        from django.core.exceptions import ValidationError
+
+        from jiayuan.core.errors import BilingualError
+
+        from .tagging import check_rule  # the registry imports this module
+
+        try:
+            check_rule(self.rule, self.scope)
+        except BilingualError as exc:
+            raise ValidationError({"rule": exc.message}) from exc
 
 
 class TagAssignment(ScopedModel):
@@ -225,20 +261,31 @@ class TagAssignment(ScopedModel):
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    assigned_at = models.DateTimeField(_("标注时间"), default=timezone.now, editable=False)
 
     class Meta:
         abstract = True
 
 
 class PersonTag(TagAssignment):
-    """A tag held by a person (个人标签)."""
+    """A tag held by a person (个人标签).
+
+    A person holds a tag at most once at a time: one open row (no ``valid_until``) per
+    person and tag. A computed tag that stops holding is ended, not deleted, so when it
+    holds again a new row starts and the history stays.
+    """
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="tags")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["person", "tag"], name="people_person_tag_unique")
+            models.UniqueConstraint(
+                fields=["person", "tag"],
+                condition=models.Q(valid_until__isnull=True),
+                name="people_person_tag_open_unique",
+            )
         ]
+        indexes = [models.Index(fields=["tag", "source", "valid_until"])]
         verbose_name = _("个人标签")
         verbose_name_plural = _("个人标签")
 

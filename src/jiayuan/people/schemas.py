@@ -11,7 +11,7 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from jiayuan.core.schemas import DEFAULT_LIMIT, MAX_LIMIT
+from jiayuan.core.schemas import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 from .choices import (
     Appointment,
@@ -25,7 +25,7 @@ from .choices import (
     TagScope,
     TagSource,
 )
-from .models import Force, Household, Person, PersonTag, Position
+from .models import Force, Household, Person, PersonTag, Position, Tag
 
 TAG_CODE_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
 DIVISION_PATTERN = r"^\d{6}$"
@@ -334,7 +334,8 @@ class ForcePatch(Schema):
 
 # --- tags --------------------------------------------------------------------------
 class TagOut(Schema):
-    """A tag of the catalogue (标签): 高龄老人, 残疾人, 低保 …"""
+    """A tag of the catalogue (标签): 高龄老人, 残疾人, 低保 … A tag with a ``rule`` is
+    computed (``computed``); ``holders`` counts who holds it today within your scope."""
 
     id: int
     code: str
@@ -343,7 +344,81 @@ class TagOut(Schema):
     scope: TagScope
     attributes: list[Any]
     rule: str
+    rule_version: int
+    computed: bool
     description: str
+    holders: int | None = Field(None, description="当前持有人数(本人权限范围内) / holders")
+
+    @staticmethod
+    def resolve_holders(obj: Tag) -> int | None:
+        return getattr(obj, "holder_count", None)
+
+
+class TagHolderOut(Schema):
+    """Someone holding a tag, masked, with validity, source, evidence and (computed tags)
+    the explanation re-derived from the recorded inputs."""
+
+    id: int
+    person: int
+    name: str
+    id_number_masked: str
+    age: int | None
+    area_name: str
+    valid_from: dt.date | None
+    valid_until: dt.date | None
+    source: TagSource
+    evidence: dict[str, Any]
+    assigned_at: dt.datetime
+    explanation: str | None
+
+    @staticmethod
+    def resolve_person(obj: PersonTag) -> int:
+        return obj.person_id
+
+    @staticmethod
+    def resolve_name(obj: PersonTag) -> str:
+        return obj.person.name
+
+    @staticmethod
+    def resolve_id_number_masked(obj: PersonTag) -> str:
+        return obj.person.id_number_masked
+
+    @staticmethod
+    def resolve_age(obj: PersonTag) -> int | None:
+        return obj.person.age
+
+    @staticmethod
+    def resolve_area_name(obj: PersonTag) -> str:
+        return obj.person.area.name
+
+    @staticmethod
+    def resolve_explanation(obj: PersonTag) -> str | None:
+        from .tagging import explain
+
+        outcome = explain(obj)
+        return None if outcome is None else outcome.explain()
+
+
+class TagDetail(TagOut):
+    """One tag with a page of its holders (``limit``/``offset``)."""
+
+    holder_list: Page[TagHolderOut]
+
+
+class TagHolderFilters(Schema):
+    ended: bool = Field(False, description="含已失效的持有记录 / include ended holdings")
+    area: int | None = Field(None, description="所在区域(含下级) / area id, descendants included")
+
+
+class RecomputeIn(Schema):
+    codes: list[str] | None = Field(None, description="只重算这些标签 / only these tags")
+
+
+class RecomputeOut(Schema):
+    """``{code: {"added", "ended", "holders"}}`` for the persons in your scope."""
+
+    date: dt.date
+    tags: dict[str, dict[str, int]]
 
 
 class TagFilters(Schema):
@@ -383,10 +458,17 @@ class PersonTagOut(Schema):
     valid_until: dt.date | None
     source: TagSource
     evidence: dict[str, Any]
+    assigned_by: str | None = Field(None, description="人工标注人 / who assigned it by hand")
+    assigned_at: dt.datetime
 
     @staticmethod
     def resolve_person(obj: PersonTag) -> int:
         return obj.person_id
+
+    @staticmethod
+    def resolve_assigned_by(obj: PersonTag) -> str | None:
+        user = obj.assigned_by
+        return None if user is None else user.get_username()
 
     @staticmethod
     def resolve_tag(obj: PersonTag) -> str:
