@@ -44,6 +44,7 @@ browser-deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -1,5 +1,5 @@
-"""The rule language: syntax, errors, safety, type checking, traces, and the 20 policies
-agreeing between the SQL and the Python back ends on the tiny county."""
+"""The rule language: syntax, errors, safety, type checking and traces, on the real
+person registry (the 20 policies are tested in tests/policies/test_rules_policies.py)."""
 
 from __future__ import annotations
 
@@ -23,21 +23,10 @@ from jiayuan.core.rules import (
 )
 from jiayuan.core.rules import nodes as n
 from jiayuan.core.rules.parser import parse
-from jiayuan.org.models import Area
-from jiayuan.people.models import Household, HouseholdTag, Person, PersonTag, Tag
+from jiayuan.people.rules_fields import HouseholdFacts, PersonFacts
+from jiayuan.policies.catalogue import RULES
 
-from .test_rules_people import (
-    POLICY_RULES,
-    REGISTRY,
-    HouseholdFacts,
-    PersonFacts,
-    ReceivedBenefit,
-    assert_backends_agree,
-    benefits_table,
-    facts_of,
-)
-
-__all__ = ["benefits_table"]  # the session fixture creating the test benefits table
+from .test_rules_people import REGISTRY
 
 D = dt.date(2026, 11, 28)
 
@@ -295,7 +284,7 @@ def test_missing_values_make_comparisons_false_and_their_negation_true() -> None
 
 def test_verify_items_become_check_items_of_a_candidate() -> None:
     household = HouseholdFacts(7, [TagFact("低收入")], [(1, None)])
-    rule = compile_rule(POLICY_RULES["tekun-gongyang"], REGISTRY)
+    rule = compile_rule(RULES["tekun-gongyang"], REGISTRY)
     assert rule.check_items == [
         "无劳动能力",
         "无生活来源",
@@ -360,164 +349,3 @@ def test_registry_refuses_bad_or_duplicate_names() -> None:
         "household.has_tag",
         "age",
     ]
-
-
-# --- the 20 policies on the tiny county: both back ends agree ------------------------------
-@pytest.fixture
-def world_facts(benefits_table: None) -> dict[int, PersonFacts]:
-    """The tiny county plus hand-made persons at each policy's boundaries, with benefits."""
-    unit = Area.objects.filter(kind="unit").order_by("path").first()
-    assert unit is not None
-    boundary_people(unit)
-    for p in Person.objects.filter(birth_date__lte=dt.date(1946, 12, 31)).order_by("pk")[::3]:
-        ReceivedBenefit.objects.create(person_id=p.pk, policy="gaoling-jintie", since=None)
-    return facts_of(Person.objects.all())
-
-
-def boundary_people(unit: Area) -> dict[str, Person]:
-    tags = {t.code: t for t in Tag.objects.all()}
-
-    def person(key: str, birth: dt.date, *, hh_tags: tuple[str, ...] = (),
-               tags_: dict[str, dict[str, Any]] | None = None, **kw: Any) -> Person:  # fmt: skip
-        kw.setdefault("hukou_code", "370830")
-        household = Household.objects.create(number=f"RULES-{key}", area=unit)
-        for code in hh_tags:
-            HouseholdTag.objects.create(household=household, tag=tags[code])
-        p = Person.objects.create(name=key, area=unit, birth_date=birth, household=household, **kw)
-        for code, attrs in (tags_ or {}).items():
-            PersonTag.objects.create(person=p, tag=tags[code], attributes=attrs)
-        return p
-
-    disabled = {"残疾人": {"category": "肢体", "grade": 2}}
-    return {
-        "turns80": person("turns80", dt.date(1946, 11, 28), hukou_code="370830"),
-        "turns80tomorrow": person("turns80tomorrow", dt.date(1946, 11, 29), hukou_code="370830"),
-        "beijing90": person("beijing90", dt.date(1936, 1, 1), hukou_code="110105"),
-        "disabled_dibao": person("disabled_dibao", dt.date(1980, 5, 5), hh_tags=("低保",),
-                                 tags_=disabled),
-        "grade3": person("grade3", dt.date(1980, 5, 5),
-                         tags_={"残疾人": {"category": "肢体", "grade": 3}}),
-        "disabled_tekun": person("disabled_tekun", dt.date(1950, 5, 5), hh_tags=("特困",),
-                                 tags_=disabled),
-        "only_child_parent": person("only_child_parent", dt.date(1966, 11, 28),
-                                    tags_={"独生子女父母": {}}),
-        "war_veteran": person("war_veteran", dt.date(1932, 1, 1),
-                              tags_={"退役军人": {"kind": "参战", "enlisted_on": "1950-10-01"}}),
-        "rural_soldier": person("rural_soldier", dt.date(1966, 1, 1), hukou_type="rural",
-                                tags_={"退役军人": {"kind": "退役士兵",
-                                                "enlisted_on": "1984-10-01"}}),
-        "urban_soldier": person("urban_soldier", dt.date(1956, 1, 1),
-                                tags_={"退役军人": {"kind": "退役士兵",
-                                                "enlisted_on": "1974-10-01"}}),
-        "funeral": person("funeral", dt.date(1950, 1, 1), death_date=dt.date(2026, 3, 1),
-                          hh_tags=("特困",)),
-        "funeral_young": person("funeral_young", dt.date(1970, 1, 1),
-                                death_date=dt.date(2026, 3, 1), hh_tags=("特困",)),
-        "low_income": person("low_income", dt.date(1990, 1, 1), hh_tags=("低收入",)),
-        "poor_elder": person("poor_elder", dt.date(1950, 1, 1), hh_tags=("低收入",)),
-        "child_diagnosed": person("child_diagnosed", dt.date(2021, 1, 1),
-                                  tags_={"残疾诊断": {"diagnosed_on": "2025-06-01"}}),
-        "pensioner": person("pensioner", dt.date(1960, 1, 1),
-                            tags_={"城乡居民养老保险": {"contribution_years": 15}}),
-        "pensioner14": person("pensioner14", dt.date(1960, 1, 1),
-                              tags_={"城乡居民养老保险": {"contribution_years": 14}}),
-    }  # fmt: skip
-
-
-EXPECTED_AT_BOUNDARIES: dict[str, dict[str, str]] = {
-    "gaoling-jintie": {"turns80": "eligible", "turns80tomorrow": "no", "beijing90": "no"},
-    "laonian-youdai": {"beijing90": "eligible", "funeral": "no"},
-    "canji-shenghuo-butie": {"disabled_dibao": "eligible", "grade3": "no"},
-    "zhongdu-canji-huli": {"disabled_dibao": "candidate", "grade3": "no", "disabled_tekun": "no"},
-    "canji-daijiao": {"disabled_dibao": "eligible", "grade3": "no"},
-    "jisheng-jiangli": {"only_child_parent": "eligible"},
-    "tuiyi-dingqi-buzhu": {"war_veteran": "eligible", "rural_soldier": "eligible",
-                           "urban_soldier": "no"},
-    "sangzang-mianchu": {"funeral": "eligible", "funeral_young": "no", "turns80": "no"},
-    "dibao": {"low_income": "candidate", "disabled_dibao": "no"},
-    "tekun-gongyang": {"poor_elder": "candidate", "low_income": "no", "disabled_tekun": "no"},
-    "kunnan-laoren-butie": {"poor_elder": "candidate", "low_income": "no"},
-    "canji-ertong-kangfu": {"child_diagnosed": "eligible", "disabled_dibao": "no"},
-    "jumin-yanglao": {"pensioner": "eligible", "pensioner14": "no"},
-    "yibao-zizhu": {"disabled_tekun": "eligible", "disabled_dibao": "eligible", "grade3": "no"},
-}  # fmt: skip
-
-
-@pytest.mark.django_db
-def test_policies_select_the_intended_people_at_their_boundaries(
-    world_facts: dict[int, PersonFacts],
-) -> None:
-    by_name = {p.name: p.pk for p in Person.objects.filter(household__number__startswith="RULES-")}
-    for code, expectations in EXPECTED_AT_BOUNDARIES.items():
-        rule = compile_rule(POLICY_RULES[code], REGISTRY)
-        selected = assert_backends_agree(rule, world_facts, D)
-        for name, expected in expectations.items():
-            outcome = rule.evaluate(world_facts[by_name[name]], D)
-            got = "candidate" if outcome.candidate else "eligible" if outcome.eligible else "no"
-            assert got == expected, f"{code} / {name}: {outcome.explain()}"
-            assert (by_name[name] in selected) == (expected != "no")
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("code", list(POLICY_RULES))
-def test_each_policy_agrees_between_sql_and_python_on_every_person(
-    code: str, world_facts: dict[int, PersonFacts]
-) -> None:
-    rule = compile_rule(POLICY_RULES[code], REGISTRY)
-    # matching = eligible and not already receiving the benefit
-    matching = compile_rule(f'({POLICY_RULES[code]}) and not receives("{code}")', REGISTRY)
-    for day in (dt.date(2026, 1, 1), D, dt.date(2031, 6, 30)):
-        eligible = assert_backends_agree(rule, world_facts, day)
-        matched = assert_backends_agree(matching, world_facts, day)
-        assert matched <= eligible
-    assert eligible, f"{code} selects nobody: the boundary people should cover it"
-
-
-@pytest.mark.django_db
-def test_one_persons_trace_explains_the_senior_allowance(
-    world_facts: dict[int, PersonFacts],
-) -> None:
-    rule = compile_rule(POLICY_RULES["gaoling-jintie"], REGISTRY)
-    person = Person.objects.get(name="turns80", household__number="RULES-turns80")
-    outcome = rule.evaluate(world_facts[person.pk], D)
-    assert outcome.explain() == (
-        "非（deceased = 否 ✗）✓; age = 80 ≥ 80 ✓; hukou 370830 以 37 开头 ✓ ⇒ 符合"
-    )
-    receiving = compile_rule(f'({rule.source}) and not receives("gaoling-jintie")', REGISTRY)
-    paid = ReceivedBenefit.objects.filter(policy="gaoling-jintie").values_list("person_id")
-    some = Person.objects.filter(pk__in=paid, birth_date__lte=dt.date(1946, 1, 1)).first()
-    assert some is not None
-    again = receiving.evaluate(facts_of(Person.objects.filter(pk=some.pk))[some.pk], D)
-    assert "非（已享受「gaoling-jintie」 ✓）✗" in again.explain()
-
-
-EXTRA_RULES = [
-    "age + 5 >= 80",  # look-ahead: turning 80 within five years
-    "age in (60, 65, 80) or age == 79.5",
-    "age not in (60, 61) and age < 62.5",
-    "-age <= -90 or 100 - age < 10",
-    'not tag("残疾人").grade >= 3',
-    'tag("残疾人").category != "肢体"',
-    'tag("残疾人").category not in ("肢体", "视力")',
-    'tag("城乡居民养老保险").contribution_years + age >= 75',
-    'tag("退役军人").enlisted_on >= birth_date',
-    'tag("残疾诊断").diagnosed_on > date("2025-06-01")',
-    "household.size != 2 and household.size + 1 > 2",
-    "lives_alone == deceased",
-    'gender == null or gender != "女"',
-    'hukou_type != "农村" and residence in ("流动", "外出")',
-    "party_member and not lives_alone",
-    'hukou.endswith("30") and area.contains("/001/")',
-    "birth_date > death_date or death_date == null",
-    'receives("gaoling-jintie") != has_tag("高龄老人")',
-]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("source", EXTRA_RULES)
-def test_other_rules_agree_between_sql_and_python(
-    source: str, world_facts: dict[int, PersonFacts]
-) -> None:
-    rule = compile_rule(source, REGISTRY)
-    for day in (dt.date(2026, 1, 1), D):
-        assert_backends_agree(rule, world_facts, day)

@@ -319,6 +319,7 @@ class Notification(models.Model):
     kind = models.CharField(max_length=24)
     title = models.CharField(max_length=120)
     body = models.TextField(blank=True)
+    link = models.CharField(max_length=200, blank=True, help_text="page the notice opens")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     read_at = models.DateTimeField(null=True, blank=True)
 

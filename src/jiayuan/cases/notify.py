@@ -7,6 +7,9 @@ import logging
 import os
 from typing import Any, Protocol
 
+from django.dispatch import receiver
+
+from jiayuan.core.notices import notice_requested
 from jiayuan.core.pii import mask_phone
 
 from .models import Case, Notification, OutboundMessage
@@ -52,6 +55,15 @@ def notify(users: Any, case: Case | None, kind: str, title: str, body: str = "")
     ]
     Notification.objects.bulk_create(rows)
     return len(rows)
+
+
+@receiver(notice_requested, dispatch_uid="cases.notify.notice")
+def _notice(
+    sender: Any, *, users: Any, kind: str, title: str, body: str, link: str, **_: Any
+) -> int:
+    """Notices from other apps (see :mod:`jiayuan.core.notices`) land in the inbox."""
+    rows = [Notification(user=u, kind=kind, title=title, body=body, link=link) for u in users]
+    return len(Notification.objects.bulk_create(rows))
 
 
 def tell_reporter(case: Case, body: str) -> None:

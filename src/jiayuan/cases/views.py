@@ -710,6 +710,8 @@ def inbox_open(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("no such notification")
     if note.read_at is None:
         Notification.objects.filter(pk=note.pk).update(read_at=timezone.now())
+    if note.link.startswith("/"):
+        return redirect(note.link)
     if note.case_id and Case.objects.visible_to(request.user).filter(pk=note.case_id).exists():
         return redirect("cases:detail", note.case_id)
     messages.info(request, "该诉求已不在您的管辖范围内。")

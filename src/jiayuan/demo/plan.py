@@ -35,7 +35,7 @@ from jiayuan.people.choices import (
 )
 
 from . import names
-from .households import HOUSEHOLD_KINDS, HOUSEHOLD_SHAPES, MEAN_HOUSEHOLD_SIZE
+from .households import HOUSEHOLD_KINDS, HOUSEHOLD_SHAPES, MEAN_HOUSEHOLD_SIZE, Member
 from .organisation import plan_organisation
 from .records import (
     AS_OF,
@@ -291,6 +291,13 @@ class Planner:
         w = self.world
         kind = weighted(rng, HOUSEHOLD_KINDS)
         members = HOUSEHOLD_SHAPES[kind](rng)
+        showcase = not w.households
+        if showcase:  # the demo grid worker's first door: a local couple past 80
+            kind = "elder_couple"
+            members = [
+                Member(Relation.HEAD, 84, Gender.MALE),
+                Member(Relation.SPOUSE, 81, Gender.FEMALE),
+            ]
         tenant = rng.random() < 0.07 and kind not in ("elder_alone", "elder_couple")
         # where the household comes from: division of birth and of hukou
         if tenant:
@@ -309,6 +316,8 @@ class Planner:
             else:
                 origin = rng.choice(self.elsewhere)
             hukou = WENSHANG if origin == WENSHANG or rng.random() < 0.65 else origin
+            if showcase:
+                origin = hukou = WENSHANG
         hukou_type = HukouType.RURAL if rng.random() < 0.22 else HukouType.URBAN
         roll = rng.random()
         ethnicity = "汉族" if roll < 0.983 else "回族" if roll < 0.997 else "满族"

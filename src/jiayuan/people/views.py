@@ -40,6 +40,7 @@ from .models import (
     Position,
     Residence,
 )
+from .panels import render_person_panels
 
 SEARCH_LIMIT = 100
 AUDIT_LIMIT = 50
@@ -207,6 +208,8 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "forces": forces,
         "audit": [(entry, audit_summary(entry)) for entry in audit],
         "crumbs": [*breadcrumbs(user, person.area), (person.area, allowed_area)],
+        # cards the apps above people contribute (政策匹配 …), see people/panels.py
+        "panels": render_person_panels(request, person),
     }
     return render(request, "people/person.html", context)
 

@@ -1,0 +1,93 @@
+"""The demo county's policy picture: benefits residents already receive (as a county
+would import them from each bureau), then a matching run, then some door visits done.
+
+Deterministic for a seed and a date: who already receives a benefit is drawn from the
+seed; the run itself is the real :func:`run_matching`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from django.utils import timezone
+
+from jiayuan.core.roles import Role
+from jiayuan.org.models import Membership
+
+from .choices import BenefitSource, MatchStatus
+from .matching import _candidates, run_matching
+from .models import Match, Policy, ReceivedBenefit
+from .registry import compile_policy_rule
+from .services import record_visit
+
+# Share of the eligible who already receive each benefit before Jiayuan's first run.
+ALREADY = {
+    "laonian-youdai": 0.9, "laonian-gongjiao": 0.85, "laonian-tijian": 0.8,
+    "canji-jiuyi-jianmian": 0.85, "canji-gongjiao": 0.8, "yibao-zizhu": 0.9,
+}  # fmt: skip
+DEFAULT_SHARE = 0.7
+
+
+def seed_policies(seed: int, day: dt.date | None = None) -> dict[str, Any]:
+    """Benefits received, one matching run, a few visits; returns counts."""
+    day = day or timezone.localdate()
+    fresh = _showcase_grid()
+    rng = random.Random(f"policies-{seed}")  # noqa: S311 - demo data, not secrets
+    rows: list[ReceivedBenefit] = []
+    for policy in Policy.objects.filter(enabled=True).order_by("code"):
+        if not policy.active_on(day):
+            continue
+        rule = compile_policy_rule(policy.rule)
+        share = ALREADY.get(policy.code, DEFAULT_SHARE)
+        people = _candidates(policy, rule, day).order_by("pk").values_list("pk", "area_path")
+        for pk, path in people:
+            if rng.random() < share and not (fresh and path.startswith(fresh)):
+                since = day - dt.timedelta(days=rng.randint(30, 2000))
+                rows.append(
+                    ReceivedBenefit(
+                        person_id=pk, policy=policy, area_path=path, since=since,
+                        source=BenefitSource.IMPORT,
+                    )
+                )  # fmt: skip
+    ReceivedBenefit.objects.bulk_create(rows, batch_size=2000)
+    run = run_matching(day)
+    visited = _some_visits(rng, fresh)
+    return {
+        "benefits": len(rows),
+        "matches": sum(r["new"] + r["upcoming"] for r in run.summary.values()),
+        "visits": visited,
+    }
+
+
+def _showcase_grid() -> str:
+    """The first grid with a grid worker's account: the demo leaves every task there
+    undone (nobody in it receives a benefit yet), so whoever logs in as that grid
+    worker has door visits to make."""
+    first = (
+        Membership.objects.filter(role=Role.GRID_WORKER, active=True)
+        .order_by("area_path")
+        .values_list("area_path", flat=True)
+        .first()
+    )
+    return first or ""
+
+
+def _some_visits(rng: random.Random, fresh: str) -> int:
+    """About a quarter of the tasks already visited, most of those settled."""
+    done = 0
+    for match in Match.objects.filter(status=MatchStatus.PENDING).order_by("pk"):
+        roll = rng.random()
+        if roll > 0.25 or (fresh and match.area_path.startswith(fresh)):
+            continue
+        if roll < 0.05:
+            record_visit(match, None, MatchStatus.VISITED)
+        elif match.check_items and roll < 0.08:
+            record_visit(match, None, MatchStatus.REJECTED, failed_item=match.check_items[0])
+        elif roll < 0.1:
+            record_visit(match, None, MatchStatus.DECLINED, note="本人表示暂不申请")
+        else:
+            record_visit(match, None, MatchStatus.GRANTED, since=match.eligible_on)
+        done += 1
+    return done
