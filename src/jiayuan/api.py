@@ -101,6 +101,9 @@ def _register() -> None:
     api.add_router("/", org_router)
     api.add_router("/", people_router)
     api.add_router("/", "jiayuan.cases.api.router")
+    api.add_router("/", "jiayuan.policies.api.router")
+    api.add_router("/", "jiayuan.iot.api.router")
+    api.add_router("/", "jiayuan.iot.ingest_api.router")
 
 
 _register()

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "jiayuan.org",
     "jiayuan.people",
     "jiayuan.cases",
+    "jiayuan.policies",
+    "jiayuan.iot",
     "jiayuan.demo",
 ]
 

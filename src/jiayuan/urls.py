@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("jiayuan.core.urls")),
     path("", include("jiayuan.people.urls")),
     path("", include("jiayuan.cases.urls")),
+    path("", include("jiayuan.policies.urls")),
+    path("", include("jiayuan.iot.urls")),
 ]
 
 handler404 = "jiayuan.core.views.not_found"

@@ -6,3 +6,10 @@ class CasesConfig(AppConfig):
     name = "jiayuan.cases"
     label = "cases"
     verbose_name = _("诉求办理")
+
+    def ready(self) -> None:
+        # Device alarms open cases through the incident bridge (core.incidents).
+        from . import notify  # noqa: F401  (receives notices from other apps)
+        from .incidents import connect
+
+        connect()

@@ -8,6 +8,7 @@ transaction: it lands complete or not at all.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -36,9 +37,10 @@ from jiayuan.people.models import (
     Residence,
     Tag,
 )
+from jiayuan.people.tagging import recompute_tags
 
 from .plan import plan_world
-from .records import World
+from .records import AS_OF, World
 
 NOTE = "seed-demo"
 CHUNK = 20_000
@@ -146,6 +148,12 @@ def seed_demo(
     from jiayuan.cases.demo import seed_cases  # a year of cases (诉求) in the world
 
     counts.update(seed_cases(seed, scale, progress=progress))
+    from jiayuan.policies.demo import seed_policies  # benefits received, a matching run
+
+    counts.update(seed_policies(seed))
+    from jiayuan.iot.demo import seed_devices  # the safety devices (智能安防) and alarms
+
+    counts.update(seed_devices(scale, random.Random(seed)))  # noqa: S311 - demo data
     counts["plan_seconds"] = round(planned - started, 2)
     counts["seconds"] = round(time.perf_counter() - started, 2)
     return counts
@@ -204,19 +212,7 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                 for i, s in enumerate(world.persons)
             ],
         )
-        tags = {
-            t.code: t
-            for t in _stage(
-                p,
-                "标签",
-                Tag,
-                [
-                    Tag(code=t.code, name=t.name, category=t.category, scope=t.scope,
-                        attributes=list(t.attributes), description=t.description)
-                    for t in world.tags
-                ],
-            )
-        }  # fmt: skip
+        tags = _write_tags(world, p)
         _stage(
             p,
             "个人标签",
@@ -289,12 +285,19 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                 for h in spec.households
             ],
         )
+        # computed tags (高龄老人, 独居老人, 空巢老人) come from their rules, on the
+        # world's reference date, before accounts: linking a user saves a person,
+        # which recomputes that household's tags (then nothing is left to change)
+        started = time.process_time()
+        computed = recompute_tags(AS_OF, note=NOTE, audited=audited)
+        p.seconds["规则标签"] = round(time.process_time() - started, 2)
         _write_accounts(world, areas, persons)
         if not audited:
             summary = {k: v for k, v in counts_of(world).items() if isinstance(v, int)}
             audit.record(AuditEntry.Action.CREATE, areas[world.areas[0].path], None, summary,
                          f"{NOTE}: {world.scale} 规模，逐行审计已省略（压测数据）")  # fmt: skip
     counts = counts_of(world)
+    counts["computed_tags"] = {code: s["holders"] for code, s in computed.items()}
     counts["stage_cpu_seconds"] = p.seconds
     return counts
 
@@ -321,6 +324,20 @@ def _write_areas(world: World, p: _Progress) -> dict[str, Area]:
                     raise RuntimeError(f"area path {obj.path} != planned {a.path}")
                 by_path[a.path] = obj
     return by_path
+
+
+def _write_tags(world: World, p: _Progress) -> dict[str, Tag]:
+    """The catalogue is installed by a migration (people 0002); add what is missing."""
+    tags = Tag.objects.in_bulk(field_name="code")
+    missing = [
+        Tag(code=t.code, name=t.name, category=t.category, scope=t.scope,
+            attributes=list(t.attributes), description=t.description)
+        for t in world.tags
+        if t.code not in tags
+    ]  # fmt: skip
+    for tag in _stage(p, "标签", Tag, missing):
+        tags[tag.code] = tag
+    return tags
 
 
 def _write_persons(

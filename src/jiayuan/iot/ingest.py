@@ -1,0 +1,460 @@
+"""The ingest pipeline (设备接入): parse, validate, store and evaluate device messages.
+
+One function, :func:`ingest_batch`, serves MQTT (``jiayuan ingest``) and HTTP
+(``POST /api/v1/ingest``) alike. A batch is one transaction: dead letters, new messages,
+device liveness, rule state and alarms commit together, and only then does the MQTT
+side acknowledge the batch's messages to the broker. A process killed before the
+commit loses nothing (the broker redelivers); a redelivered message finds its
+``(device, message_id)`` already stored and changes nothing.
+
+Wire format (also what the simulator publishes, see :func:`make_message`)::
+
+    topic  jiayuan/v1/{device_serial}/{telemetry|event|heartbeat}
+    body   {"message_id": "…", "ts": "2026-11-28T08:00:00+08:00" | 1764288000123,
+            "data": {…payload fields of the device type…}}
+
+HTTP takes the same body with ``"kind"`` added, one object or a list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+import uuid
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from .alarms import EngineResult, Stored, evaluate
+from .choices import DeviceStatus, IngestSource, MessageKind
+from .devicetypes import validate_payload
+from .models import DeadLetter, Device, Message
+from .refs import DeviceRef, device_refs
+
+log = logging.getLogger("jiayuan.iot.ingest")
+
+TOPIC_PREFIX = "jiayuan/v1/"
+SHARED_SUBSCRIPTION = "$share/jiayuan/jiayuan/v1/+/+"
+# Device liveness is written at most this often per device: heartbeats from 10,000
+# devices would otherwise turn every batch into thousands of row updates, and the
+# offline check counts in minutes.
+SEEN_WRITE_INTERVAL = dt.timedelta(seconds=30)
+FUTURE_LIMIT = dt.timedelta(days=1)
+MAX_ID_LENGTH = 64
+# Test hook: hold the batch's transaction open this long before committing, so a test
+# can kill the process between receiving and committing (acceptance test 3).
+_TEST_DELAY_S = int(os.environ.get("JIAYUAN_INGEST_TEST_DELAY_MS", "0") or 0) / 1000
+
+
+# --- wire format -------------------------------------------------------------------------
+def topic_for(serial: str, kind: str) -> str:
+    return f"{TOPIC_PREFIX}{serial}/{kind}"
+
+
+def parse_topic(topic: str) -> tuple[str, str] | None:
+    """``(serial, kind)`` of a device topic, or ``None``."""
+    if not topic.startswith(TOPIC_PREFIX):
+        return None
+    rest = topic[len(TOPIC_PREFIX) :].split("/")
+    if len(rest) != 2 or not rest[0]:
+        return None
+    return rest[0], rest[1]
+
+
+def make_message(
+    data: dict[str, Any],
+    *,
+    message_id: str | None = None,
+    ts: dt.datetime | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """A message body as devices send it (``kind`` only for HTTP)."""
+    body: dict[str, Any] = {
+        "message_id": message_id or uuid.uuid4().hex,
+        "ts": (ts or timezone.now()).isoformat(),
+        "data": data,
+    }
+    if kind is not None:
+        body["kind"] = kind
+    return body
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def from_mqtt(topic: str, payload: bytes) -> dict[str, Any]:
+    """An inbound item for :func:`ingest_batch` from an MQTT message."""
+    parsed = parse_topic(topic)
+    serial, kind = parsed if parsed else ("", "")
+    return {"serial": serial, "kind": kind, "body": payload, "topic": topic}
+
+
+def from_http(device: Device, body: Any) -> dict[str, Any]:
+    """An inbound item from one JSON object posted by an authenticated device."""
+    kind = body.get("kind", "") if isinstance(body, dict) else ""
+    return {"serial": device.serial, "kind": kind, "body": body, "topic": ""}
+
+
+def warm_up() -> None:
+    """Load and compile what the first batch would otherwise pay for (rules, device
+    types, the database connection), so the first alarm is as fast as the rest."""
+    from .alarms import BOOK, activity_predicate
+    from .models import DeviceType
+
+    BOOK.refresh(force=True)
+    for device_type in DeviceType.objects.filter(activity=True):
+        activity_predicate(device_type.code)
+
+
+# --- the batch ---------------------------------------------------------------------------
+@dataclass
+class Rejected:
+    index: int
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    """What a batch did: how many messages were new, repeated or refused, and which
+    alarms and cases it produced."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    alarms_raised: list[int] = field(default_factory=list)
+    alarms_cleared: list[int] = field(default_factory=list)
+    alarms_repeated: int = 0
+    cases: list[str] = field(default_factory=list)
+
+    @property
+    def dead_letters(self) -> int:
+        return len(self.rejected)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "rejected": [{"index": r.index, "reason": r.reason} for r in self.rejected],
+            "alarms_raised": self.alarms_raised,
+            "alarms_cleared": self.alarms_cleared,
+            "cases": self.cases,
+        }
+
+
+@dataclass
+class _Valid:
+    index: int
+    device: DeviceRef
+    kind: str
+    message_id: str
+    device_ts: dt.datetime
+    data: dict[str, Any]
+
+
+class _Refused(Exception):
+    pass
+
+
+def _text(raw: Any) -> str:
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", errors="replace")
+    if isinstance(raw, str):
+        return raw
+    return json.dumps(raw, ensure_ascii=False, default=str)
+
+
+def _parse_ts(raw: Any, now: dt.datetime) -> dt.datetime:
+    if isinstance(raw, bool) or raw is None:
+        raise _Refused("缺少或无效的时间戳 ts / missing or invalid ts")
+    try:
+        if isinstance(raw, int | float):
+            # Seconds or milliseconds since the epoch (devices send both).
+            seconds = raw / 1000 if raw > 1e11 else raw
+            value = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+        elif isinstance(raw, str):
+            value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if timezone.is_naive(value):
+                value = timezone.make_aware(value)
+        else:
+            raise _Refused("无效的时间戳 ts / invalid ts")
+    except (ValueError, OverflowError, OSError) as err:
+        raise _Refused("无效的时间戳 ts / invalid ts") from err
+    if value > now + FUTURE_LIMIT:
+        raise _Refused("设备时间超前超过一天 / device time more than a day ahead")
+    return value
+
+
+def _validate(
+    item: dict[str, Any], devices: dict[str, DeviceRef], now: dt.datetime
+) -> tuple[DeviceRef | None, _Valid | str]:
+    """The valid message, or the reason to refuse it (with the device when known)."""
+    serial, kind = str(item.get("serial") or ""), str(item.get("kind") or "")
+    device = devices.get(serial)
+    if not serial:
+        return None, "主题格式错误 / bad topic (jiayuan/v1/{serial}/{kind})"
+    if device is None:
+        return None, f"未登记的设备 {serial[:64]} / unknown device"
+    if device.status == DeviceStatus.DECOMMISSIONED:
+        return device, "设备已停用 / device decommissioned"
+    if kind not in MessageKind.values:
+        return device, f"未知消息类型 {kind[:20]} / unknown message kind"
+    body = item.get("body")
+    if isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return device, "不是合法的 JSON / not valid JSON"
+    if not isinstance(body, dict):
+        return device, "消息应为 JSON 对象 / message must be a JSON object"
+    message_id = body.get("message_id")
+    if not isinstance(message_id, str | int) or isinstance(message_id, bool):
+        return device, "缺少 message_id / missing message_id"
+    message_id = str(message_id)
+    if not message_id or len(message_id) > MAX_ID_LENGTH:
+        return device, "message_id 长度应为1–64 / message_id must be 1–64 characters"
+    try:
+        device_ts = _parse_ts(body.get("ts"), now)
+    except _Refused as err:
+        return device, str(err)
+    data = body.get("data", {})
+    problem = validate_payload(device.device_type.schema, kind, data)
+    if problem:
+        return device, problem
+    return device, _Valid(0, device, kind, message_id, device_ts, data)
+
+
+def ingest_batch(
+    messages: list[dict[str, Any]], *, source: str, now: dt.datetime | None = None
+) -> IngestResult:
+    """Validate, store and evaluate a batch of inbound messages in one transaction.
+
+    Each item is ``{"serial", "kind", "body", "topic"?}`` (see :func:`from_mqtt` and
+    :func:`from_http`); ``body`` is bytes, text or an already parsed object. Refused
+    items become dead letters with their reason; the rest is stored once per
+    ``(device, message_id)`` and only the newly stored ones feed the alarm engine."""
+    if source not in IngestSource.values:
+        raise ValueError(f"unknown ingest source {source!r}")
+    now = now or timezone.now()
+    result = IngestResult(received=len(messages))
+    if not messages:
+        return result
+    serials = {str(m.get("serial") or "") for m in messages} - {""}
+    devices = device_refs(serials)
+    valid: list[_Valid] = []
+    dead: list[DeadLetter] = []
+    seen: set[tuple[int, str]] = set()
+    for index, item in enumerate(messages):
+        device, outcome = _validate(item, devices, now)
+        if isinstance(outcome, str):
+            result.rejected.append(Rejected(index, outcome))
+            dead.append(_dead_letter(item, source, outcome, device, now))
+            continue
+        key = (outcome.device.pk, outcome.message_id)
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        outcome.index = index
+        valid.append(outcome)
+    with transaction.atomic():
+        if dead:
+            DeadLetter.objects.bulk_create(dead)
+        new = _insert(valid, now)
+        result.stored = len(new)
+        result.duplicates += len(valid) - len(new)
+        _touch_devices(valid, now)
+        engine: EngineResult = evaluate(
+            [Stored(v.device, v.kind, v.device_ts, now, v.data, v.message_id) for v in new],
+            now=now,
+        )
+        if _TEST_DELAY_S:
+            log.warning("holding batch of %d for %.1fs before commit", len(messages), _TEST_DELAY_S)
+            time.sleep(_TEST_DELAY_S)
+    result.alarms_raised = engine.raised
+    result.alarms_cleared = engine.cleared
+    result.alarms_repeated = engine.repeated
+    result.cases = engine.cases
+    return result
+
+
+def _dead_letter(
+    item: dict[str, Any], source: str, reason: str, device: DeviceRef | None, now: dt.datetime
+) -> DeadLetter:
+    return DeadLetter(
+        received_at=now,
+        source=source,
+        topic=str(item.get("topic") or "")[:200],
+        serial=str(item.get("serial") or "")[:64],
+        payload=_text(item.get("body"))[:10000],
+        reason=reason[:300],
+        area_path=device.area_path if device is not None else "",
+    )
+
+
+# Database sessions (PostgreSQL connections) that already have the COPY scratch table.
+_SCRATCH_READY: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def dead_letter_raw(item: dict[str, Any], source: str, reason: str) -> DeadLetter:
+    """Keep an item that could not be processed at all (its own transaction)."""
+    refs = device_refs([str(item.get("serial") or "")])
+    device = next(iter(refs.values()), None)
+    row = _dead_letter(item, source, reason, device, timezone.now())
+    row.save()
+    return row
+
+
+def _insert(valid: list[_Valid], now: dt.datetime) -> list[_Valid]:
+    """Insert the messages, skipping those already stored; returns the new ones.
+
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL, SQLite ≥ 3.35) tells
+    exactly which rows were new, even when another ingest process stores the same
+    redelivered message at the same moment."""
+    if not valid:
+        return []
+    by_key = {(v.device.pk, v.message_id): v for v in valid}
+    columns = "device_id, message_id, kind, device_ts, received_at, payload"
+    table = Message._meta.db_table
+    returned: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY into a per-session scratch table, then one INSERT … SELECT: the rows
+            # are encoded by the driver's C code instead of quoted one by one in Python.
+            raw = cursor.cursor
+            if connection.connection not in _SCRATCH_READY:
+                raw.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS iot_message_in (device_id bigint, "
+                    "message_id text, kind text, device_ts timestamptz, payload text) "
+                    "ON COMMIT DELETE ROWS"
+                )
+                # Known only once committed: a rolled-back batch takes the table with it.
+                session = connection.connection
+                transaction.on_commit(lambda: _SCRATCH_READY.add(session))
+            with raw.copy("COPY iot_message_in FROM STDIN") as copy:
+                for v in valid:
+                    copy.write_row(
+                        (v.device.pk, v.message_id, v.kind, v.device_ts,
+                         json.dumps(v.data, ensure_ascii=False))
+                    )  # fmt: skip
+            raw.execute(
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - fixed names; values are parameters
+                "SELECT device_id, message_id, kind, device_ts, %s, payload::jsonb "
+                "FROM iot_message_in ON CONFLICT (device_id, message_id) DO NOTHING "
+                "RETURNING device_id, message_id",
+                [now],
+            )
+            returned = raw.fetchall()
+            if connection.savepoint_ids:
+                # A batch inside a longer transaction: empty it now, not at the commit.
+                raw.execute("DELETE FROM iot_message_in")
+        else:
+            for start in range(0, len(valid), 500):
+                chunk = valid[start : start + 500]
+                rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+                params: list[Any] = []
+                for v in chunk:
+                    params += [
+                        v.device.pk, v.message_id, v.kind, _db_ts(v.device_ts), _db_ts(now),
+                        json.dumps(v.data, ensure_ascii=False),
+                    ]  # fmt: skip
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES {rows} "  # noqa: S608 - as above
+                    "ON CONFLICT (device_id, message_id) DO NOTHING "
+                    "RETURNING device_id, message_id",
+                    params,
+                )
+                returned += cursor.fetchall()
+    new = [by_key[(int(d), str(m))] for d, m in returned]
+    new.sort(key=lambda v: v.index)
+    return new
+
+
+def _db_ts(value: dt.datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _touch_devices(valid: Iterable[_Valid], now: dt.datetime) -> None:
+    """Mark devices as seen (throttled), back online, and their latest battery level.
+
+    Redelivered duplicates count as a sign of life too. Battery comes from the message
+    with the newest device time, so a late message never sets an old level. Times only
+    move forward (``GREATEST``), whatever order concurrent ingest processes commit in."""
+    newest: dict[int, _Valid] = {}
+    battery: dict[int, tuple[dt.datetime, int]] = {}
+    for v in valid:
+        pk = v.device.pk
+        if pk not in newest or v.device_ts > newest[pk].device_ts:
+            newest[pk] = v
+        reported = v.data.get("battery")
+        if isinstance(reported, int) and (pk not in battery or v.device_ts >= battery[pk][0]):
+            battery[pk] = (v.device_ts, reported)
+    stale = now - SEEN_WRITE_INTERVAL
+    rows: list[tuple[int, dt.datetime, int | None]] = []
+    for pk, v in newest.items():
+        device = v.device
+        level: int | None = None
+        if pk in battery:
+            ts, value = battery[pk]
+            late = device.last_device_ts is not None and ts < device.last_device_ts
+            level = value if value != device.battery and not late else None
+        if (
+            level is not None
+            or device.last_seen_at is None
+            or device.last_seen_at <= stale
+            or device.status == DeviceStatus.OFFLINE
+        ):
+            rows.append((pk, v.device_ts, level))
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        _touch_postgresql(rows, now)
+        return
+    Device.objects.filter(pk__in=[r[0] for r in rows]).update(
+        last_seen_at=Greatest(Coalesce(F("last_seen_at"), Value(now)), Value(now)),
+        last_device_ts=Case(
+            *[
+                When(Q(pk=pk) & (Q(last_device_ts__isnull=True) | Q(last_device_ts__lt=ts)),
+                     then=Value(ts))
+                for pk, ts, _ in rows
+            ],
+            default=F("last_device_ts"),
+            output_field=DateTimeField(),
+        ),
+        status=Case(
+            When(status=DeviceStatus.OFFLINE, then=Value(DeviceStatus.ONLINE.value)),
+            default=F("status"),
+        ),
+    )  # fmt: skip
+    for pk, _, level in rows:
+        if level is not None:
+            Device.objects.filter(pk=pk).update(battery=level)
+
+
+def _touch_postgresql(rows: list[tuple[int, dt.datetime, int | None]], now: dt.datetime) -> None:
+    table = Device._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS d SET "  # noqa: S608 - fixed names; values are parameters
+            "last_seen_at = GREATEST(COALESCE(d.last_seen_at, %s), %s), "
+            "last_device_ts = GREATEST(COALESCE(d.last_device_ts, v.ts), v.ts), "
+            "battery = COALESCE(v.battery, d.battery), "
+            "status = CASE WHEN d.status = %s THEN %s ELSE d.status END "
+            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[]) AS v(id, ts, battery) "
+            "WHERE d.id = v.id",
+            [
+                now, now, DeviceStatus.OFFLINE.value, DeviceStatus.ONLINE.value,
+                [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+            ],
+        )  # fmt: skip
