@@ -285,7 +285,12 @@ class PersonTag(TagAssignment):
                 name="people_person_tag_open_unique",
             )
         ]
-        indexes = [models.Index(fields=["tag", "source", "valid_until"])]
+        # (person, tag): what every rule's has_tag()/tag() subquery looks up; the unique
+        # constraint above is partial (open rows only), so SQLite cannot use it for that.
+        indexes = [
+            models.Index(fields=["tag", "source", "valid_until"]),
+            models.Index(fields=["person", "tag"], name="people_persontag_person_tag"),
+        ]
         verbose_name = _("个人标签")
         verbose_name_plural = _("个人标签")
 
