@@ -60,6 +60,9 @@ def test_a_rerun_creates_no_duplicates_and_matches_the_rule(grid_unit: Area) -> 
         assert m.inputs["age"] >= 80 and m.inputs["hukou"].startswith("37")
     second = run_matching(DAY)
     assert all(r["new"] == 0 and r["closed"] == 0 for r in second.summary.values())
+    open_now = Match.objects.filter(status__in=["upcoming", "pending", "visited", "accepted"])
+    for code, r in second.summary.items():
+        assert r["open"] == open_now.filter(policy__code=code).count(), code
     assert Match.objects.count() == total
 
 

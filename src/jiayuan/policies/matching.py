@@ -45,7 +45,7 @@ from .choices import (
     RunStatus,
 )
 from .models import Match, MatchEvent, MatchRun, Parameter, Policy, ReceivedBenefit, RuleVersion
-from .registry import compile_policy_rule, load_benefits, receiving_on
+from .registry import compile_policy_rule, load_benefits, receives, receiving_on
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +69,7 @@ def classify(
     if rule is None:
         rule = compile_policy_rule(Policy.objects.get(code=policy_code).rule)
     outcome = rule.evaluate(facts, day)
-    receiving = any(
-        code == policy_code and (since is None or since <= day) and (until is None or until > day)
-        for code, since, until in facts.benefits
-    )
-    if not outcome.matched or receiving:
+    if not outcome.matched or receives(facts.benefits, policy_code, day):
         return NOT_ELIGIBLE, outcome
     return (CANDIDATE if outcome.check_items else ELIGIBLE), outcome
 
@@ -234,7 +230,8 @@ def match_policy(policy: Policy, day: dt.date, run: MatchRun | None = None) -> P
     if later:
         waiting = later - eligible - set(open_rows)
         result.upcoming = _look_ahead(policy, rule, version, params, day, waiting, run)
-    result.open = Match.objects.filter(policy=policy, status__in=OPEN_STATUSES).count()
+    # arrived upcoming matches were open already; closed ones came out of open_rows
+    result.open = len(open_rows) - result.closed + len(new_ids) + result.upcoming
     return result
 
 

@@ -29,6 +29,14 @@ def receiving_on(day: dt.date) -> Q:
     return (Q(since__isnull=True) | Q(since__lte=day)) & (Q(until__isnull=True) | Q(until__gt=day))
 
 
+def receives(benefits: list[Benefit], code: str, day: dt.date) -> bool:
+    """Whether ``benefits`` hold one of policy ``code`` in force on ``day``."""
+    return any(
+        policy == code and (since is None or since <= day) and (until is None or until > day)
+        for policy, since, until in benefits
+    )
+
+
 def receives_function(codes: list[str]) -> Function:
     def sql(env: SqlEnv, code: str) -> Q:
         rows = ReceivedBenefit.objects.filter(
@@ -37,11 +45,7 @@ def receives_function(codes: list[str]) -> Function:
         return Q(Exists(rows))
 
     def python(p: PersonFacts, env: Env, code: str) -> bool:
-        day = env.ref_date
-        return any(
-            policy == code and (since is None or since <= day) and (until is None or until > day)
-            for policy, since, until in p.benefits
-        )
+        return receives(p.benefits, code, env.ref_date)
 
     return Function("receives", (EnumType.of("政策", codes),), BOOL, "已享受「{0}」", sql, python)
 
@@ -57,8 +61,19 @@ def policy_registry() -> Registry:
 
 
 def compile_policy_rule(source: str) -> Rule:
-    """Compile a policy rule; :class:`jiayuan.core.rules.RuleError` when it is invalid."""
-    return compile_rule(source, policy_registry())
+    """Compile a policy rule; :class:`jiayuan.core.rules.RuleError` when it is invalid.
+    Compiled rules are kept with the registry (a person's save rechecks every open
+    match, a YAML run compiles each policy once per case otherwise)."""
+    registry = policy_registry()
+    with _lock:
+        rules: dict[str, Rule] = _cached.setdefault("rules", {})
+        found = rules.get(source)
+    if found is None:
+        found = compile_rule(source, registry)
+        with _lock:
+            if _cached.get("registry") is registry:
+                _cached.setdefault("rules", {})[source] = found
+    return found
 
 
 def load_benefits(person_ids: list[int]) -> dict[int, list[Benefit]]:
