@@ -47,12 +47,5 @@ COUNTIES: dict[str, str] = {
 WENSHANG = "370830"
 
 
-def division_name(code: str) -> str:
-    """The name of a six-digit division code, as precisely as Jiayuan knows it."""
-    if code in COUNTIES:
-        return COUNTIES[code]
-    return PROVINCES.get(code[:2], code)
-
-
 def is_valid_province(code: str) -> bool:
     return code[:2] in PROVINCES

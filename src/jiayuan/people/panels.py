@@ -45,11 +45,6 @@ def register_person_panel(name: str, render: PanelRender, order: int = 100) -> N
         _panels[name] = PersonPanel(name, render, order)
 
 
-def unregister_person_panel(name: str) -> None:
-    with _lock:
-        _panels.pop(name, None)
-
-
 def person_panels() -> list[PersonPanel]:
     """The registered panels in display order."""
     with _lock:

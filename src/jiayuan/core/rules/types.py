@@ -110,23 +110,6 @@ def comparable(a: RuleType, b: RuleType) -> bool:
     return a == b and a in (STR, BOOL, DATE)
 
 
-def python_type_ok(t: RuleType, value: Any) -> bool:
-    """Whether a Python value is a value of ``t`` (used to check getters' output)."""
-    if value is None:
-        return True
-    if t == INT:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if t == DECIMAL:
-        return isinstance(value, Decimal | int) and not isinstance(value, bool)
-    if t == BOOL:
-        return isinstance(value, bool)
-    if t == DATE:
-        return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
-    if is_text(t):
-        return isinstance(value, str)
-    return False
-
-
 def coerce_json(t: RuleType, raw: Any) -> Any:
     """A JSON attribute value as a value of ``t``; anything that is not one is missing.
 
