@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
+# Two test processes (pytest-xdist), each with its own seeded test database; a file
+# stays in one process, so its module fixtures (an ingest subprocess, a broker client)
+# are set up once. `make test PARALLEL=` runs in one process.
+PARALLEL ?= -n 2 --dist loadfile
 
 .PHONY: demo test setup test-unit test-browser lint browser-deps bench clean
 
@@ -10,11 +14,11 @@ demo: setup
 	$(BIN)/jiayuan demo
 
 test: setup browser-deps lint
-	$(BIN)/pytest -m "not browser"
+	$(BIN)/pytest -m "not browser" $(PARALLEL)
 	$(BIN)/pytest -m browser
 
 test-unit: setup
-	$(BIN)/pytest -m "not browser"
+	$(BIN)/pytest -m "not browser" $(PARALLEL)
 
 test-browser: setup browser-deps
 	$(BIN)/pytest -m browser
