@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from jiayuan.core.validity import valid_on
 from jiayuan.people.models import PersonTag, Residence
 
 from .choices import AlarmStatus, DeviceStatus, EscalationLevel, RuleKind
@@ -54,10 +55,11 @@ def detect_offline(*, now: dt.datetime) -> dict[str, int]:
 def living_alone_devices(today: dt.date) -> dict[int, list[Device]]:
     """Activity devices (door sensors, water meters) by dwelling, for the dwellings where
     a resident tagged 独居老人 currently lives."""
-    valid = (Q(valid_from__isnull=True) | Q(valid_from__lte=today)) & (
-        Q(valid_until__isnull=True) | Q(valid_until__gte=today)
+    # A tag's valid_until is the first day it no longer holds: one that ended today is
+    # not held today (the same reading as the rule language and the tag lists).
+    persons = PersonTag.objects.filter(valid_on(today), tag__code=LIVING_ALONE_TAG).values(
+        "person_id"
     )
-    persons = PersonTag.objects.filter(valid, tag__code=LIVING_ALONE_TAG).values("person_id")
     dwellings = Residence.objects.filter(
         Q(until__isnull=True) | Q(until__gte=today), person_id__in=persons
     ).values("dwelling_id")
