@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +17,9 @@ from django.utils import timezone
 
 from jiayuan.cases import catalogue, services
 from jiayuan.cases.choices import Status
-from jiayuan.cases.models import Case, CaseEvent, Category, Notification
+from jiayuan.cases.models import Case, CaseEvent, Category
 from jiayuan.core.calendar import WorkClock
-from jiayuan.core.models import AuditEntry
+from jiayuan.core.models import AuditEntry, Notification
 from jiayuan.core.roles import Role
 from jiayuan.org.models import Area, Membership
 
@@ -472,7 +473,7 @@ def test_a_point_dispatches_to_the_worker_of_its_grid(
     # then each goes to the worker of the grid containing the point
     assert (in_a["grid"], in_a["handler_user"]) == (own_grid.pk, users["grid"].pk)
     assert (in_b["grid"], in_b["handler_user"]) == (other_grid.pk, other_worker.pk)
-    assert Notification.objects.filter(user=other_worker, case_id=in_b["id"]).exists()
+    assert Notification.objects.filter(user=other_worker, ref=in_b["number"]).exists()
 
 
 LEVEL_KIND = {
@@ -614,6 +615,12 @@ def test_transfer_up_is_refused(api: Any, make_case: Any) -> None:
 
 
 # --- inbox -------------------------------------------------------------------------------
+def case_of(notice: dict[str, Any]) -> int | None:
+    """The case a notice opens (its link is the case page, ``/cases/<pk>/``)."""
+    found = re.fullmatch(r"/cases/(\d+)/", notice["link"])
+    return int(found[1]) if found else None
+
+
 def test_inbox_lists_mine_unread_first_and_marks_read(
     api: Any, users: dict[str, Any], make_case: Any
 ) -> None:
@@ -621,21 +628,21 @@ def test_inbox_lists_mine_unread_first_and_marks_read(
     older, newer = make_case(), make_case()
     grid = api("grid")
     mine = Notification.objects.filter(user=users["grid"])
-    older_note = mine.get(case=older)
+    older_note = mine.get(ref=older.number)
     assert grid.post(f"/notifications/{older_note.pk}/read").json()["read_at"]
     third = make_case()
     # then unread come first, newest first; read ones after
     items = grid.get("/notifications", limit=500).json()["items"]
-    cases = [i["case"] for i in items]
+    cases = [case_of(i) for i in items]
     assert cases.index(third.pk) < cases.index(newer.pk) < cases.index(older.pk)
     assert all(i["read_at"] is None for i in items[: cases.index(older.pk)])
-    assert {i["case_number"] for i in items} >= {older.number, newer.number}
+    assert {i["ref"] for i in items} >= {older.number, newer.number}
     unread = grid.get("/notifications", unread="true", limit=500).json()
-    assert older.pk not in [i["case"] for i in unread["items"]]
+    assert older.pk not in [case_of(i) for i in unread["items"]]
     # nobody else reads or marks the grid worker's messages
     community = api("community")
-    assert older.pk not in [i["case"] for i in community.get("/notifications").json()["items"]]
-    newer_note = mine.get(case=newer)
+    assert older.pk not in [case_of(i) for i in community.get("/notifications").json()["items"]]
+    newer_note = mine.get(ref=newer.number)
     assert_error(community.post(f"/notifications/{newer_note.pk}/read"), 404, "not_found")
     newer_note.refresh_from_db()
     assert newer_note.read_at is None

@@ -8,9 +8,9 @@ import pytest
 
 from jiayuan.cases import services
 from jiayuan.cases.choices import Status
-from jiayuan.cases.models import Case, Notification, OutboundMessage
+from jiayuan.cases.models import Case, OutboundMessage
 from jiayuan.core.errors import NotFound, PermissionDenied
-from jiayuan.core.models import AuditEntry
+from jiayuan.core.models import AuditEntry, Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,9 @@ def test_grid_case_goes_round_the_loop(users: dict[str, Any], make_case: Any) ->
     assert case.status == Status.DISPATCHED
     assert case.handler_user == users["grid"]
     assert case.number.startswith("WS")
-    assert Notification.objects.filter(user=users["grid"], case=case, kind="dispatch").exists()
+    assert Notification.objects.filter(
+        user=users["grid"], ref=case.number, kind="dispatch"
+    ).exists()
     # when the grid worker takes and handles it (办), community reviews (审), resident replies (回)
     services.perform(case.pk, "accept", actor=users["grid"])
     services.perform(case.pk, "start", actor=users["grid"])

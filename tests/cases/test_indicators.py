@@ -19,8 +19,8 @@ import pytest
 
 from jiayuan.cases import indicators, services
 from jiayuan.cases.choices import Level, Status
-from jiayuan.cases.models import Case, Notification
-from jiayuan.core.models import AuditEntry
+from jiayuan.cases.models import Case
+from jiayuan.core.models import AuditEntry, Notification
 from jiayuan.org.models import Area
 
 pytestmark = pytest.mark.django_db
@@ -330,7 +330,7 @@ def test_unsatisfied_return_visit_reopens_the_case_once_then_escalates(
     assert (case.status, case.reopen_count, case.handler_user) == (Status.IN_PROGRESS, 1, grid)
     assert case.closed_at is None
     assert [e.action for e in case.events.order_by("id")][-2:] == ["visit", "reopen"]
-    assert Notification.objects.filter(user=grid, case=case, kind="reopen").exists()
+    assert Notification.objects.filter(user=grid, ref=case.number, kind="reopen").exists()
     # and a second 不满意 after the rework raises it a level instead of reopening again
     services.perform(case.pk, "handle", actor=grid, result="已彻底清理", now=at(4, 10))
     services.perform(case.pk, "approve", actor=community, now=at(4, 10, 30))

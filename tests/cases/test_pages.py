@@ -20,8 +20,9 @@ from PIL import Image
 
 from jiayuan.cases import services
 from jiayuan.cases.choices import Status
-from jiayuan.cases.models import Case, CaseEvent, CasePhoto, Category, Notification
+from jiayuan.cases.models import Case, CaseEvent, CasePhoto, Category
 from jiayuan.cases.views import month_start
+from jiayuan.core.models import Notification
 from jiayuan.org.models import Area, Dwelling
 
 pytestmark = pytest.mark.django_db
@@ -223,7 +224,7 @@ def test_notifications_badge_and_inbox(
     page = html(client.get("/cases/"))
     assert re.search(rf'data-testid="unread-count">{unread}<', page)
 
-    note = Notification.objects.get(user=users["grid"], case=case, kind="dispatch")
+    note = Notification.objects.get(user=users["grid"], ref=case.number, kind="dispatch")
     assert note.title in html(client.get("/cases/inbox/"))
     response = client.get(f"/cases/inbox/{note.pk}/")
     assert response.status_code == 302 and response["Location"] == f"/cases/{case.pk}/"

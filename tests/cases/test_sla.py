@@ -18,10 +18,10 @@ import pytest
 
 from jiayuan.cases import escalation, services
 from jiayuan.cases.choices import Level, Light, Status
-from jiayuan.cases.models import Case, CaseEvent, Notification
+from jiayuan.cases.models import Case, CaseEvent
 from jiayuan.cases.tasks import escalate_overdue
 from jiayuan.core.calendar import WorkClock
-from jiayuan.core.models import AuditEntry
+from jiayuan.core.models import AuditEntry, Notification
 
 pytestmark = pytest.mark.django_db
 TZ = ZoneInfo("Asia/Shanghai")
@@ -170,7 +170,10 @@ def test_escalation_notifies_the_handler_then_the_level_above_then_raises_the_ca
     notice = case.events.get(action="overdue_notice")
     assert notice.data["notified"] == [users["grid"].pk]
     assert notice.data["overdue_minutes"] == 30
-    assert Notification.objects.filter(user=users["grid"], case=case, kind="overdue").count() == 1
+    assert (
+        Notification.objects.filter(user=users["grid"], ref=case.number, kind="overdue").count()
+        == 1
+    )
     # and again at 11:30 and at 11:59: nothing new
     escalation.run(now=at(11, 2, 11, 30))
     escalation.run(now=at(11, 2, 11, 59))
@@ -180,7 +183,7 @@ def test_escalation_notifies_the_handler_then_the_level_above_then_raises_the_ca
     upper = case.events.get(action="overdue_upper")
     assert upper.data["notified"] == [users["community"].pk]
     assert Notification.objects.filter(
-        user=users["community"], case=case, kind="overdue_upper"
+        user=users["community"], ref=case.number, kind="overdue_upper"
     ).exists()
     # lunch does not count: at 13:30 still 60 minutes overdue, nothing new
     escalation.run(now=at(11, 2, 13, 30))
@@ -196,7 +199,9 @@ def test_escalation_notifies_the_handler_then_the_level_above_then_raises_the_ca
     raised = case.events.get(action="escalate")
     assert (raised.note, raised.actor_id, raised.data["to_level"]) == ("超时自动提级", None, "zone")
     assert events(case) == ["receive", "dispatch", "overdue_notice", "overdue_upper", "escalate"]
-    assert Notification.objects.filter(user=users["branch"], case=case, kind="escalate").exists()
+    assert Notification.objects.filter(
+        user=users["branch"], ref=case.number, kind="escalate"
+    ).exists()
     assert AuditEntry.objects.for_object(case).filter(note__startswith="overdue_").count() == 2
 
 
@@ -214,7 +219,7 @@ def test_running_the_job_twice_does_not_escalate_twice(
     assert events(case) == ["receive", "dispatch", "overdue_notice", "overdue_upper", "escalate"]
     assert first["raised"] >= 1 and first["notices"] >= 1 and first["upper"] >= 1
     assert second == {**second, "notices": 0, "upper": 0, "raised": 0, "failed": 0}
-    assert Notification.objects.filter(case=case, kind="overdue").count() == 1
+    assert Notification.objects.filter(ref=case.number, kind="overdue").count() == 1
 
 
 def test_a_raised_case_that_overruns_again_climbs_one_level_more(

@@ -147,7 +147,7 @@ def test_unacknowledged_alarm_escalates_grid_community_street(
         "超时未确认，升级至街道",
     ]
     # the community's staff and then the street's leaders were told, with a link
-    from jiayuan.cases.models import Notification
+    from jiayuan.core.models import Notification
 
     told = Notification.objects.filter(kind="alarm_escalated")
     community = told.filter(user=users["community"]).first()

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 
-from jiayuan.cases.models import Notification
+from jiayuan.core.models import Notification
 from jiayuan.policies.choices import MatchStatus
 from jiayuan.policies.models import Match
 from jiayuan.policies.reminders import remind_overdue

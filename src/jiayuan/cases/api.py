@@ -1,6 +1,6 @@
 """API of the request loop: ``/cases`` (list, intake, detail, actions, photos),
-``/public/cases/{token}/photos`` (the reporter's own link), ``/notifications`` (the
-in-app inbox), ``/categories`` and ``/departments``.
+``/public/cases/{token}/photos`` (the reporter's own link), ``/categories`` and
+``/departments``. (The inbox, ``/notifications``, is core's: ``core/api.py``.)
 
 Reads start from ``Case.objects.visible_to(user)`` (plus the cases assigned to the user,
 as :func:`services.perform` allows); every change is one action of ``services`` or
@@ -14,7 +14,7 @@ import datetime as dt
 import inspect
 from typing import Any
 
-from django.db.models import BooleanField, ExpressionWrapper, F, Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -43,7 +43,6 @@ from .models import (
     CasePhoto,
     Category,
     Department,
-    Notification,
     ReturnVisit,
 )
 from .schemas import (
@@ -54,8 +53,6 @@ from .schemas import (
     CaseOut,
     CategoryOut,
     DepartmentOut,
-    NotificationFilters,
-    NotificationOut,
     PhotoOut,
 )
 from .sla import light_for
@@ -435,44 +432,6 @@ def get_public_photo(request: HttpRequest, token: str, photo_id: int) -> FileRes
     if photo is None:
         raise NotFound("照片不存在", "photo not found")
     return photos.response(photo)
-
-
-# --- inbox -------------------------------------------------------------------------------
-@router.get("/notifications", response=responses(Page[NotificationOut]), tags=["notifications"])
-def list_notifications(
-    request: HttpRequest, filters: Query[NotificationFilters], page: Query[PageParams]
-) -> dict[str, Any]:
-    """The acting user's inbox: unread first, newest first."""
-    unread = ExpressionWrapper(Q(read_at__isnull=True), output_field=BooleanField())
-    qs = (
-        Notification.objects.filter(user_id=acting_user(request).pk)
-        .select_related("case")
-        .annotate(unread=unread)
-        .order_by("-unread", "-created_at")
-    )
-    if filters.unread is not None:
-        qs = qs.filter(read_at__isnull=filters.unread)
-    return paginate(qs, page)
-
-
-@router.post(
-    "/notifications/{notification_id}/read",
-    response=responses(NotificationOut),
-    tags=["notifications"],
-)
-def read_notification(request: HttpRequest, notification_id: int) -> Notification:
-    """Mark one of the user's messages read (another user's answers 404)."""
-    row = (
-        Notification.objects.select_related("case")
-        .filter(pk=notification_id, user_id=acting_user(request).pk)
-        .first()
-    )
-    if row is None:
-        raise NotFound("消息不存在", "notification not found")
-    if row.read_at is None:
-        row.read_at = timezone.now()
-        row.save(update_fields=["read_at"])
-    return row
 
 
 # --- catalogue ---------------------------------------------------------------------------

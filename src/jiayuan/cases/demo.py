@@ -43,7 +43,7 @@ from shapely.geometry import Point, shape
 
 from jiayuan.core import actions, audit
 from jiayuan.core.calendar import WorkClock
-from jiayuan.core.models import AuditEntry
+from jiayuan.core.models import AuditEntry, Notification
 from jiayuan.core.roles import Role
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Membership
@@ -65,9 +65,9 @@ from .models import (
     CaseEvent,
     CaseSequence,
     Category,
-    Notification,
     ReturnVisit,
 )
+from .notify import case_link
 
 NOTE = "seed-demo"
 #: Cases per year at each demo scale.
@@ -1368,7 +1368,8 @@ def _inbox(cases: Iterable[Case], staff: Staff) -> Iterable[Notification]:
             user = staff.reviewer(case.owner_area.path, case.handler_user)
         else:
             continue
-        yield Notification(user=user, case=case, kind=kind, title=title, body=case.title,
+        yield Notification(user=user, kind=kind, title=title, body=case.title,
+                           link=case_link(case), ref=case.number,
                            created_at=case.stage_started_at)  # fmt: skip
 
 

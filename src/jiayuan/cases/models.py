@@ -309,27 +309,6 @@ class ReturnVisit(models.Model):
         return f"{self.case_id} {self.satisfaction}"
 
 
-class Notification(models.Model):
-    """A message in a staff member's in-app inbox (消息)."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
-    )
-    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE)
-    kind = models.CharField(max_length=24)
-    title = models.CharField(max_length=120)
-    body = models.TextField(blank=True)
-    link = models.CharField(max_length=200, blank=True, help_text="page the notice opens")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return self.title
-
-
 class OutboundMessage(models.Model):
     """A message sent (or logged) through an outbound channel: SMS, WeCom, log."""
 
@@ -363,7 +342,6 @@ __all__ = [
     "Category",
     "Department",
     "Light",
-    "Notification",
     "Open311Key",
     "OutboundMessage",
     "ReturnVisit",

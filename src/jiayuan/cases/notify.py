@@ -1,5 +1,6 @@
-"""Notifications: the in-app inbox, and outbound channels (SMS, WeCom) behind one
-interface. The default outbound channel only logs (masked) and records the message."""
+"""Messages about cases: outbound channels (SMS, WeCom) behind one interface, and the
+case's notices in the core inbox (:mod:`jiayuan.core.notices`). The default outbound
+channel only logs (masked) and records the message."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import logging
 import os
 from typing import Any, Protocol
 
-from django.dispatch import receiver
+from django.urls import reverse
 
-from jiayuan.core.notices import notice_requested
+from jiayuan.core import notices
 from jiayuan.core.pii import mask_phone
 
-from .models import Case, Notification, OutboundMessage
+from .models import Case, OutboundMessage
 
 logger = logging.getLogger(__name__)
 
@@ -46,24 +47,16 @@ def outbound() -> Channel:
     return _CHANNELS.get(os.environ.get("JIAYUAN_NOTIFY_CHANNEL", "log"), _CHANNELS["log"])
 
 
-def notify(users: Any, case: Case | None, kind: str, title: str, body: str = "") -> int:
-    """Put a message in each user's inbox."""
-    rows = [
-        Notification(user=u, case=case, kind=kind, title=title, body=body)
-        for u in users
-        if u is not None
-    ]
-    Notification.objects.bulk_create(rows)
-    return len(rows)
+def case_link(case: Case) -> str:
+    """The staff page of ``case``: where its inbox notices lead."""
+    return reverse("cases:detail", args=[case.pk])
 
 
-@receiver(notice_requested, dispatch_uid="cases.notify.notice")
-def _notice(
-    sender: Any, *, users: Any, kind: str, title: str, body: str, link: str, **_: Any
-) -> int:
-    """Notices from other apps (see :mod:`jiayuan.core.notices`) land in the inbox."""
-    rows = [Notification(user=u, kind=kind, title=title, body=body, link=link) for u in users]
-    return len(Notification.objects.bulk_create(rows))
+def notify(users: Any, case: Case, kind: str, title: str, body: str = "") -> int:
+    """Put a notice about ``case`` in each user's inbox, linked to the case page."""
+    return notices.notify(
+        users, kind=kind, title=title, body=body, link=case_link(case), ref=case.number
+    )
 
 
 def tell_reporter(case: Case, body: str) -> None:

@@ -14,7 +14,7 @@ from ninja import Field, Schema
 from pydantic import ConfigDict
 
 from .choices import Channel, Level, Light, Priority, Satisfaction, Status
-from .models import Case, CaseEvent, CasePhoto, Department, Notification, ReturnVisit
+from .models import Case, CaseEvent, CasePhoto, Department, ReturnVisit
 
 NUMBER_PATTERN = r"^WS\d{8}-\d{4,}$"
 
@@ -363,29 +363,3 @@ class CategoryOut(Schema):
     public: bool
     description: str
     children: list[CategoryOut]
-
-
-# --- inbox -------------------------------------------------------------------------------
-class NotificationOut(Schema):
-    """A message in the acting user's inbox (消息)."""
-
-    id: int
-    kind: str
-    title: str
-    body: str
-    case: int | None
-    case_number: str | None
-    created_at: dt.datetime
-    read_at: dt.datetime | None
-
-    @staticmethod
-    def resolve_case(obj: Notification) -> int | None:
-        return obj.case_id
-
-    @staticmethod
-    def resolve_case_number(obj: Notification) -> str | None:
-        return obj.case.number if obj.case_id and obj.case else None
-
-
-class NotificationFilters(Schema):
-    unread: bool | None = Field(None, description="只看未读 / unread only")

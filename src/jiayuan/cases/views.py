@@ -1,6 +1,6 @@
 """Pages of the request loop (诉求办理): role inboxes, the case page with its six-step
-timeline and action forms, staff intake, the case map, the indicator dashboard, the
-notification inbox — and the resident's pages without login: 随手拍 and the tracking
+timeline and action forms, staff intake, the case map, the indicator dashboard — and
+the resident's pages without login: 随手拍 and the tracking
 page behind the case's secret link.
 
 Views are thin: parse a form, call one action of :mod:`jiayuan.cases.services`, render.
@@ -46,7 +46,7 @@ from .forms import (
     dwellings_of,
 )
 from .machine import TRANSITIONS
-from .models import Case, CaseEvent, CasePhoto, Notification
+from .models import Case, CaseEvent, CasePhoto
 
 PER_PAGE = 20
 MAP_LIMIT = 2000
@@ -680,50 +680,6 @@ def indicators_export(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-# --- notifications ------------------------------------------------------------------------------
-@page
-def inbox(request: HttpRequest) -> HttpResponse:
-    """消息: the user's in-app notifications, newest first."""
-    user: Any = request.user
-    rows = Notification.objects.filter(user=user).select_related("case")
-    unread = request.GET.get("unread") == "1"
-    if unread:
-        rows = rows.filter(read_at__isnull=True)
-    page_obj = Paginator(rows.order_by("-created_at", "-pk"), PER_PAGE).get_page(
-        request.GET.get("page")
-    )
-    counts = Notification.objects.filter(user=user).aggregate(
-        total=Count("pk"), unread=Count("pk", filter=Q(read_at__isnull=True))
-    )
-    context = {"notifications": page_obj, "unread_only": unread, "counts": counts}
-    return render(request, "cases/inbox.html", context)
-
-
-@page
-def inbox_open(request: HttpRequest, pk: int) -> HttpResponse:
-    """Open a notification: mark it read and go to its case."""
-    user: Any = request.user
-    note = Notification.objects.filter(user=user, pk=pk).first()
-    if note is None:
-        raise Http404("no such notification")
-    if note.read_at is None:
-        Notification.objects.filter(pk=note.pk).update(read_at=timezone.now())
-    if note.link.startswith("/"):
-        return redirect(note.link)
-    if note.case_id and Case.objects.visible_to(request.user).filter(pk=note.case_id).exists():
-        return redirect("cases:detail", note.case_id)
-    messages.info(request, "该诉求已不在您的管辖范围内。")
-    return redirect("cases:inbox")
-
-
-@require_POST
-@page
-def inbox_read_all(request: HttpRequest) -> HttpResponse:
-    user: Any = request.user
-    Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
-    return redirect("cases:inbox")
 
 
 # --- the resident's pages (no login) ------------------------------------------------------

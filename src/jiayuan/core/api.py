@@ -1,4 +1,5 @@
-"""Core API: obtaining a bearer token, and the helpers every app's API uses.
+"""Core API: obtaining a bearer token, the inbox (``/notifications``), and the helpers
+every app's API uses.
 
 The helpers keep handlers thin and uniform: who is acting, a page of a scoped queryset,
 an object the user may see (or 404), and the 403 for "may see but not change".
@@ -6,17 +7,19 @@ an object the user may see (or 404), and the 403 for "may see but not change".
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, TypeVar
 
 from django.contrib.auth import authenticate
 from django.db import models
 from django.http import HttpRequest
-from ninja import Router, Schema
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
 
 from .errors import BilingualError, NotFound, PermissionDenied
-from .models import ApiToken
+from .models import ApiToken, Notification
 from .roles import Perm
-from .schemas import ErrorOut, PageParams
+from .schemas import ErrorOut, Page, PageParams
 from .scoping import path_allowed
 
 router = Router(tags=["auth"])
@@ -97,3 +100,55 @@ def issue_token(request: HttpRequest, body: TokenIn) -> dict[str, str]:
     raw, row = ApiToken.issue(user)
     expires = row.expires_at.isoformat() if row.expires_at else ""
     return {"token": raw, "token_type": "Bearer", "expires_at": expires}
+
+
+# --- the inbox (消息) ---------------------------------------------------------------------
+class NotificationOut(Schema):
+    """A notice in the acting user's inbox (消息)."""
+
+    id: int
+    kind: str
+    title: str
+    body: str
+    link: str = Field(description="打开的页面 / the page the notice opens")
+    ref: str = Field(description="编号，如诉求编号 / a short reference, e.g. a case number")
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+class NotificationFilters(Schema):
+    unread: bool | None = Field(None, description="只看未读 / unread only")
+
+
+@router.get("/notifications", response=responses(Page[NotificationOut]), tags=["notifications"])
+def list_notifications(
+    request: HttpRequest, filters: Query[NotificationFilters], page: Query[PageParams]
+) -> dict[str, Any]:
+    """The acting user's inbox: unread first, newest first."""
+    unread = models.ExpressionWrapper(
+        models.Q(read_at__isnull=True), output_field=models.BooleanField()
+    )
+    qs = (
+        Notification.objects.filter(user_id=acting_user(request).pk)
+        .annotate(unread=unread)
+        .order_by("-unread", "-created_at")
+    )
+    if filters.unread is not None:
+        qs = qs.filter(read_at__isnull=filters.unread)
+    return paginate(qs, page)
+
+
+@router.post(
+    "/notifications/{notification_id}/read",
+    response=responses(NotificationOut),
+    tags=["notifications"],
+)
+def read_notification(request: HttpRequest, notification_id: int) -> Notification:
+    """Mark one of the user's notices read (another user's answers 404)."""
+    row = Notification.objects.filter(pk=notification_id, user_id=acting_user(request).pk).first()
+    if row is None:
+        raise NotFound("消息不存在", "notification not found")
+    if row.read_at is None:
+        row.read_at = timezone.now()
+        row.save(update_fields=["read_at"])
+    return row

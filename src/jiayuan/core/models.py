@@ -1,4 +1,4 @@
-"""Shared base model, the audit log, API tokens and the working-day calendar."""
+"""Shared base model, the audit log, API tokens, the working-day calendar and the inbox."""
 
 from __future__ import annotations
 
@@ -180,3 +180,34 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Notification(models.Model):
+    """A message in a staff member's in-app inbox (消息), from any app.
+
+    Rows are written by :func:`jiayuan.core.notices.notify`. ``link`` is the page the
+    notice opens and ``ref`` a short reference shown beside it (a case number, an alarm
+    number); core knows neither cases nor alarms, so there is no foreign key to them.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(_("类型"), max_length=24)
+    title = models.CharField(_("标题"), max_length=120)
+    body = models.TextField(_("内容"), blank=True)
+    link = models.CharField(
+        _("链接"), max_length=200, blank=True, help_text="page the notice opens"
+    )
+    ref = models.CharField(_("编号"), max_length=40, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "read_at"], name="core_notice_user_unread")]
+        verbose_name = _("消息")
+        verbose_name_plural = _("消息")
+
+    def __str__(self) -> str:
+        return self.title

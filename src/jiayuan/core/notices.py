@@ -1,12 +1,8 @@
-"""Notices to staff from any app, delivered by whichever app keeps the inbox.
+"""The inbox (消息): any app puts a notice in staff members' inboxes through
+:func:`notify`, which writes :class:`~jiayuan.core.models.Notification` rows directly.
 
-``policies`` reminds grid workers of overdue door visits, but the in-app inbox belongs
-to ``cases`` and siblings never import each other. So a sender calls
-:func:`send_notice` and ``cases`` receives :data:`notice_requested` and writes the
-inbox rows (see ``cases/notify.py``).
-
-Keyword arguments: ``users`` (an iterable of users), ``kind`` (a short code), ``title``,
-``body`` and ``link`` (a path inside Jiayuan the notice opens).
+Cases, policies and devices all send through here; the inbox pages and API live in
+``core`` too (``core/views.py``, ``core/api.py``), so no app depends on another for it.
 """
 
 from __future__ import annotations
@@ -14,20 +10,48 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.dispatch import Signal
+from .models import Notification
 
-notice_requested = Signal()
+
+def notify(
+    users: Iterable[Any],
+    *,
+    kind: str,
+    title: str,
+    body: str = "",
+    link: str = "",
+    ref: str = "",
+) -> int:
+    """Put one notice in each user's inbox (``None`` entries are skipped, as are repeats
+    of the same user); returns how many rows were written.
+
+    ``kind`` is a short code (``dispatch``, ``overdue``, ``alarm_escalated`` …), ``link``
+    a path inside Jiayuan the notice opens, ``ref`` a short reference such as a case
+    number. Runs inside the caller's transaction: a rolled-back action leaves no notice.
+    """
+    rows = [
+        Notification(
+            user=user, kind=kind, title=title[:120], body=body, link=link[:200], ref=ref[:40]
+        )
+        for user in _distinct(users)
+    ]
+    Notification.objects.bulk_create(rows)
+    return len(rows)
 
 
 def send_notice(
     sender: Any, users: Iterable[Any], *, kind: str, title: str, body: str = "", link: str = ""
 ) -> int:
-    """Deliver a notice to ``users``; returns how many inbox rows were written."""
-    users = [u for u in users if u is not None]
-    if not users:
-        return 0
-    responses = notice_requested.send(
-        sender, users=users, kind=kind, title=title, body=body, link=link
-    )
-    written: list[Any] = [r for _, r in responses]
-    return sum(r for r in written if isinstance(r, int))
+    """:func:`notify` under its former name and signature (``sender`` is ignored)."""
+    return notify(users, kind=kind, title=title, body=body, link=link)
+
+
+def _distinct(users: Iterable[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    out = []
+    for user in users:
+        if user is None or user.pk in seen:
+            continue
+        seen.add(user.pk)
+        out.append(user)
+    return out

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 
+from jiayuan.core.models import Notification
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import has_perm_anywhere
 
@@ -18,7 +19,5 @@ def case_nav(context: dict[str, Any]) -> dict[str, Any]:
     user = context.get("user")
     if user is None or not user.is_authenticated or not has_perm_anywhere(user, Perm.VIEW):
         return {"show": False, "unread": 0}
-    from jiayuan.cases.models import Notification
-
     unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
     return {"show": True, "unread": unread}
