@@ -9,16 +9,15 @@ Positions are the one exception: their ``end`` (离任日期) is the last day se
 they ask for ``until_inclusive=True``.
 
 The same test has two back ends that must agree: :func:`valid_on` builds a database
-filter for whole querysets, :func:`is_valid_on` answers for one row in memory.
+filter for whole querysets, :func:`is_valid_on` answers for one row in memory. The
+module needs no configured Django (only ``Q``), so the rule language can use it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
 
 
 def valid_on(
@@ -59,17 +58,3 @@ def is_valid_on(
 def open_on(day: dt.date, prefix: str = "", *, end: str = "valid_until") -> Q:
     """Rows not yet ended on ``day`` (started or not): where a new row would overlap."""
     return Q(**{f"{prefix}{end}__isnull": True}) | Q(**{f"{prefix}{end}__gt": day})
-
-
-class ValidityMixin(models.Model):
-    """The two dates of a validity interval (生效日期 inclusive, 失效日期 exclusive)."""
-
-    valid_from = models.DateField(_("生效日期"), null=True, blank=True)
-    valid_until = models.DateField(_("失效日期"), null=True, blank=True)
-
-    class Meta:
-        abstract = True
-
-    def is_valid_on(self, day: dt.date) -> bool:
-        """Whether this row holds on ``day``."""
-        return is_valid_on(self.valid_from, self.valid_until, day)

@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ from jiayuan.core.rules import (
     RuleError,
     compile_rule,
 )
+from jiayuan.core.validity import open_on
 
 from .choices import TagScope, TagSource
 from .models import Person, PersonTag, Tag
@@ -155,9 +156,7 @@ def _recompute(
     )
     held_otherwise = set(
         _restrict(
-            PersonTag.objects.filter(
-                Q(valid_until__isnull=True) | Q(valid_until__gt=day), tag=tag
-            ).exclude(source=TagSource.RULE),
+            PersonTag.objects.filter(open_on(day), tag=tag).exclude(source=TagSource.RULE),
             persons,
             "person",
         )

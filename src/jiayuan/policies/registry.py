@@ -16,6 +16,7 @@ from django.db.models import Exists, Q
 from django.db.models.signals import post_delete, post_save
 
 from jiayuan.core.rules import BOOL, EnumType, Env, Function, Registry, Rule, SqlEnv, compile_rule
+from jiayuan.core.validity import is_valid_on, valid_on
 from jiayuan.people.rules_fields import Benefit, PersonFacts, person_registry
 
 from .models import Policy, ReceivedBenefit
@@ -26,14 +27,13 @@ _cached: dict[str, Any] = {}
 
 def receiving_on(day: dt.date) -> Q:
     """Benefit rows in force on ``day``."""
-    return (Q(since__isnull=True) | Q(since__lte=day)) & (Q(until__isnull=True) | Q(until__gt=day))
+    return valid_on(day, start="since", end="until")
 
 
 def receives(benefits: list[Benefit], code: str, day: dt.date) -> bool:
     """Whether ``benefits`` hold one of policy ``code`` in force on ``day``."""
     return any(
-        policy == code and (since is None or since <= day) and (until is None or until > day)
-        for policy, since, until in benefits
+        policy == code and is_valid_on(since, until, day) for policy, since, until in benefits
     )
 
 

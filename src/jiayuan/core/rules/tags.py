@@ -4,9 +4,10 @@ An app describes its assignment rows (a correlated queryset, where the tag code,
 JSON attributes and the validity dates live) and how to read one subject's
 assignments in Python; this module builds the two registry functions from that.
 
-An assignment counts when it is valid on the reference date: ``valid_from`` empty or
-on/before it, ``valid_until`` empty or after it (the until date is the first day it no
-longer holds). A subject holds a tag at most once (a unique constraint in ``people``).
+An assignment counts when it is valid on the reference date, as
+:mod:`jiayuan.core.validity` reads it: ``valid_from`` empty or on/before it,
+``valid_until`` empty or after it (the until date is the first day it no longer holds).
+A subject holds a tag at most once (a unique constraint in ``people``).
 
 Attributes are JSON. In SQL they are read with ``->>`` and cast to the declared type
 (dates stay ISO text, compared byte-wise); in Python the same conversion is
@@ -33,6 +34,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast
 
+from ..validity import is_valid_on, valid_on
 from .registry import Env, Function, RecordFunction, RecordSql, SqlEnv
 from .sql import Numeric
 from .types import BOOL, DECIMAL, INT, EnumType, RecordType, RuleType
@@ -56,9 +58,7 @@ class TagFact:
     valid_until: dt.date | None = None
 
     def valid_on(self, day: dt.date) -> bool:
-        return (self.valid_from is None or self.valid_from <= day) and (
-            self.valid_until is None or day < self.valid_until
-        )
+        return is_valid_on(self.valid_from, self.valid_until, day)
 
 
 class JsonValue(Func):
@@ -124,10 +124,8 @@ def tag_functions(
     codes = EnumType.of(f"{tag}_code", list(catalogue))
 
     def valid_rows(env: SqlEnv, code: str) -> QuerySet[Any]:
-        day = env.ref_date
-        started = Q(**{f"{valid_from_path}__isnull": True}) | Q(**{f"{valid_from_path}__lte": day})
-        ongoing = Q(**{f"{valid_until_path}__isnull": True}) | Q(**{f"{valid_until_path}__gt": day})
-        return rows(env).filter(started, ongoing, **{code_path: code})
+        valid = valid_on(env.ref_date, start=valid_from_path, end=valid_until_path)
+        return rows(env).filter(valid, **{code_path: code})
 
     def fact(subject: Any, env: Env, code: str) -> TagFact | None:
         for f in facts(subject):
