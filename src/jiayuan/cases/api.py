@@ -2,27 +2,22 @@
 ``/public/cases/{token}/photos`` (the reporter's own link), ``/categories`` and
 ``/departments``. (The inbox, ``/notifications``, is core's: ``core/api.py``.)
 
-Reads start from ``Case.objects.visible_to(user)`` (plus the cases assigned to the user,
-as :func:`services.perform` allows); every change is one action of ``services`` or
+Reads start from :func:`queries.visible_cases` (the pages use the same function and the
+same filter, :func:`queries.filter_cases`); every change is one action of ``services`` or
 ``photos``. Outside the user's scope a case answers 404; a wrong role 403; a wrong state
 409 (``transition_not_allowed``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import inspect
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from ninja import File, Form, Query, Router, Status, UploadedFile
 
-from jiayuan.core import pii
 from jiayuan.core.api import acting_user, get_visible, paginate, responses
-from jiayuan.core.calendar import WorkClock
 from jiayuan.core.errors import NotFound, PermissionDenied, ValidationFailed
 from jiayuan.core.roles import Perm, Role
 from jiayuan.core.schemas import Page, PageParams
@@ -30,10 +25,9 @@ from jiayuan.core.scoping import has_perm_anywhere
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Dwelling, Membership
 from jiayuan.people.models import Person
-from jiayuan.people.services import PHONE_RE
 
-from . import photos, services
-from .choices import OPEN_STATUSES, Channel, Light, Priority
+from . import photos, queries, services
+from .choices import Channel, Priority
 from .choices import Status as CaseStatus
 from .machine import TRANSITIONS, Transition
 from .models import (
@@ -55,7 +49,6 @@ from .schemas import (
     DepartmentOut,
     PhotoOut,
 )
-from .sla import light_for
 
 router = Router()
 
@@ -64,114 +57,13 @@ PUBLIC_PHOTO_STATUSES = (CaseStatus.RECEIVED, CaseStatus.DISPATCHED)
 
 
 # --- reading cases -----------------------------------------------------------------------
-def case_queryset(user: Any) -> QuerySet[Case]:
-    """Cases the user may see: in their scope, or assigned to them."""
-    scoped = Case.objects.visible_to(user) | Case.objects.filter(handler_user_id=user.pk)
-    return scoped.select_related(
-        "category", "grid", "handler_user", "handler_department", "reporter"
-    )
-
-
 def get_case(user: Any, case_id: int) -> Case:
-    case = case_queryset(user).filter(pk=case_id).first()
-    if case is None:
-        raise NotFound("诉求不存在", "case not found")
-    return case
-
-
-def overdue_q(now: dt.datetime) -> Q:
-    """Open cases whose stage clock ran out (red): a suspended clock stopped at suspension."""
-    running = Q(stage_due_at__lte=now) & ~Q(status=CaseStatus.SUSPENDED)
-    paused = Q(status=CaseStatus.SUSPENDED, suspended_at__gte=F("stage_due_at"))
-    return Q(stage_due_at__isnull=False) & (running | paused)
-
-
-def filter_light(qs: QuerySet[Case], light: str, now: dt.datetime) -> QuerySet[Case]:
-    """Open cases with the given light. Red is a date comparison; yellow (80 % of the
-    stage's working minutes used) needs the working-time clock, so it is worked out on the
-    open, not yet overdue cases only."""
-    open_cases = qs.filter(status__in=OPEN_STATUSES)
-    if light == Light.RED:
-        return open_cases.filter(overdue_q(now))
-    running = open_cases.exclude(overdue_q(now))
-    clock = WorkClock()
-    rows = running.filter(stage_due_at__isnull=False).values_list(
-        "pk", "status", "stage_started_at", "stage_due_at", "suspended_at"
-    )
-    yellow = [
-        pk
-        for pk, status, started, due, suspended in rows
-        if light_for(
-            Case(status=status, stage_started_at=started, stage_due_at=due, suspended_at=suspended),
-            now,
-            clock,
-        )
-        == Light.YELLOW
-    ]
-    if light == Light.YELLOW:
-        return running.filter(pk__in=yellow)
-    return running.exclude(pk__in=yellow)
-
-
-def filter_cases(qs: QuerySet[Case], filters: CaseFilters, user: Any) -> QuerySet[Case]:
-    if filters.status:
-        qs = qs.filter(status__in=filters.status)
-    if filters.category:
-        qs = qs.filter(
-            Q(category__code=filters.category) | Q(category__parent__code=filters.category)
-        )
-    if filters.channel:
-        qs = qs.filter(channel=filters.channel)
-    if filters.level:
-        qs = qs.filter(level=filters.level)
-    if filters.grid is not None:
-        qs = qs.filter(grid_id=filters.grid)
-    if filters.area is not None:
-        path = Area.objects.filter(pk=filters.area).values_list("path", flat=True).first()
-        qs = qs.filter(grid__path__startswith=path) if path else qs.none()
-    if filters.mine:
-        qs = qs.filter(handler_user_id=user.pk)
-    if filters.q and filters.q.strip():
-        term = filters.q.strip()
-        match = (
-            Q(number__icontains=term)
-            | Q(title__icontains=term)
-            | Q(description__icontains=term)
-            | Q(address__icontains=term)
-        )
-        compact = term.replace(" ", "")
-        if PHONE_RE.match(compact):
-            index = pii.blind_index(compact, purpose="phone")
-            match |= Q(reporter_phone_index=index) | Q(reporter__phone_index=index)
-        qs = qs.filter(match)
-    if filters.received_after is not None:
-        qs = qs.filter(received_at__gte=filters.received_after)
-    if filters.received_before is not None:
-        qs = qs.filter(received_at__lt=filters.received_before)
-    if filters.light:
-        qs = filter_light(qs, filters.light, timezone.now())
-    if filters.ordering:
-        qs = qs.order_by(filters.ordering)
-    return qs
-
-
-def with_lights(cases: list[Case], now: dt.datetime | None = None) -> list[Case]:
-    """Work out each case's light with one shared clock (one calendar read per year)."""
-    clock = WorkClock()
-    now = now or timezone.now()
-    for case in cases:
-        case._light = light_for(case, now, clock)  # type: ignore[attr-defined]
-    return cases
+    return queries.get_case(user, case_id)
 
 
 def action_params(action: str) -> list[str]:
-    """The parameters an action reads, from the signature of its handler."""
-    handler = services._HANDLERS[action]
-    return [
-        name
-        for name, param in inspect.signature(handler).parameters.items()
-        if param.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
+    """The parameters an action reads: its row of the transition table."""
+    return list(TRANSITIONS[action].fields)
 
 
 def action_out(transition: Transition) -> dict[str, Any]:
@@ -197,7 +89,7 @@ def case_detail(
     that very write moved it out of their sight (a resident's report, a grid worker's
     escalation to the community). ``intake`` adds the reporter's tracking link.
     """
-    base = Case.objects.all() if own_write else case_queryset(user)
+    base = Case.objects.all() if own_write else queries.visible_cases(user)
     case: Any = (
         base.select_related(
             "category", "grid", "handler_user", "handler_department", "reporter", "merged_into"
@@ -216,11 +108,13 @@ def case_detail(
     case._actions = [action_out(t) for t in services.available_actions(user, case)]
     hints = [n for n in case.duplicate_of_hint if n != case.number]
     case._duplicates = (
-        list(case_queryset(user).filter(number__in=hints).order_by("received_at")) if hints else []
+        list(queries.visible_cases(user).filter(number__in=hints).order_by("received_at"))
+        if hints
+        else []
     )
     if intake or "supervisor" in relation:
         case._tracking_url = tracking_url(request, case)
-    with_lights([case])
+    queries.with_lights([case])
     return case
 
 
@@ -233,8 +127,8 @@ def list_cases(
     Reporter contact is masked; ``light`` is the traffic light of the current stage.
     """
     user = acting_user(request)
-    result = paginate(filter_cases(case_queryset(user), filters, user), page)
-    with_lights(result["items"])
+    result = paginate(queries.list_cases(user, queries.CaseFilter.of(filters.dict())), page)
+    queries.with_lights(result["items"])
     return result
 
 

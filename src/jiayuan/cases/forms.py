@@ -20,6 +20,7 @@ from jiayuan.org.models import Area, Dwelling
 
 from .choices import LEVEL_ORDER, Channel, Level, Priority, Satisfaction, Status
 from .models import Category, Department, ReturnVisit
+from .queries import CaseFilter
 
 MAX_PHOTOS = 6
 DAY_MINUTES = 450  # one working day (8:30–12:00, 13:30–17:30)
@@ -336,10 +337,6 @@ class ReasonForm(ActionForm):
     reason = _text("原因", max_length=500)
 
 
-class NoteForm(ActionForm):
-    reason = _text("说明", required=False, max_length=500)
-
-
 class DispatchForm(ActionForm):
     handler_id = forms.TypedChoiceField(
         label="办理人", coerce=int, required=False, empty_value=None,
@@ -494,7 +491,11 @@ class CaseFilterForm(forms.Form):
         max_length=40,
         strip=True,
         widget=forms.TextInput(
-            attrs={"class": "form-control", "placeholder": "编号 / 标题 / 内容", "type": "search"}
+            attrs={
+                "class": "form-control",
+                "placeholder": "编号 / 标题 / 内容 / 地址 / 手机号",
+                "type": "search",
+            }
         ),
     )
     status = forms.ChoiceField(
@@ -526,8 +527,24 @@ class CaseFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        tops = Category.objects.filter(parent__isnull=True).order_by("code")
+        # a top category lists its cases and its sub-categories' (queries.category_q);
+        # a sub-category, indented under it, only its own
+        rows = Category.objects.order_by("code").values_list("code", "name", "parent_id")
         self.fields["category"].choices = [  # type: ignore[attr-defined]
             ("", "全部类别"),
-            *[(c.code, c.name) for c in tops],
+            *[(code, name if parent is None else f"　{name}") for code, name, parent in rows],
         ]
+
+    def filters(self) -> CaseFilter:
+        """The cleaned form as the filter the API takes (:func:`queries.filter_cases`)."""
+        data = self.cleaned_data
+        status = data.get("status") or ""
+        return CaseFilter(
+            q=data.get("q") or None,
+            status=[status] if status and status != "open" else None,
+            open_only=status == "open",
+            category=data.get("category") or None,
+            channel=data.get("channel") or None,
+            level=data.get("level") or None,
+            overdue=bool(data.get("overdue")),
+        )

@@ -28,6 +28,9 @@ class CaseFilters(Schema):
     channel: Channel | None = None
     level: Level | None = None
     light: Light | None = Field(None, description="在办诉求的红黄绿灯 / light of open cases")
+    overdue: bool | None = Field(
+        None, description="只看超时(挂起期间不计) / only overdue cases, a paused clock stopped"
+    )
     grid: int | None = Field(None, description="所在网格 / id of the located grid")
     area: int | None = Field(None, description="所在区域(含下级) / located in this area or below")
     mine: bool | None = Field(None, description="只看我办理的 / only cases I handle")

@@ -1,0 +1,88 @@
+"""Staff intake (新建诉求): a hotline order, a patrol finding, a door visit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from jiayuan.core.errors import BilingualError, PermissionDenied
+from jiayuan.core.roles import Role
+from jiayuan.core.views import page
+from jiayuan.org.models import Membership
+
+from .. import services
+from ..forms import (
+    IntakeForm,
+    add_domain_error,
+    dwellings_of,
+)
+from ..models import CasePhoto
+from .common import attach_photos, done, grid_features, scope_grids
+
+# --- intake ------------------------------------------------------------------------------------
+
+
+@page
+def case_new(request: HttpRequest) -> HttpResponse:
+    """新建诉求: a hotline order typed in by staff, or a grid worker's patrol finding."""
+    user: Any = request.user
+    grids = scope_grids(user)
+    if not grids.exists():
+        raise PermissionDenied("您的账号没有可登记诉求的网格", "no grid in your scope")
+    is_grid_worker = Membership.objects.filter(
+        user=user, role=Role.GRID_WORKER, active=True
+    ).exists()
+    initial: dict[str, Any] = {"channel": "patrol" if is_grid_worker else "hotline"}
+    if grids.count() == 1:
+        initial["grid"] = grids.first()
+    form = IntakeForm(
+        request.POST or None, request.FILES or None, user=user, grids=grids, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        dwelling = data["dwelling"]
+        lat, lng = data["lat"], data["lng"]
+        grid = None
+        if dwelling is None and (lat is None or lng is None):
+            grid = data["grid"]
+            lat, lng = grid.centroid_lat, grid.centroid_lng
+        try:
+            with transaction.atomic():
+                case = services.intake(
+                    actor=user,
+                    channel=data["channel"],
+                    category=data["category"],
+                    description=data["description"],
+                    priority=data["priority"],
+                    lat=lat,
+                    lng=lng,
+                    dwelling=dwelling,
+                    grid=grid,
+                    address=data["address"] or (str(dwelling) if dwelling else ""),
+                    reporter_name=data["reporter_name"],
+                    reporter_phone=data["reporter_phone"],
+                    anonymous=data["anonymous"],
+                    source_ref=data["source_ref"],
+                )
+                attach_photos(case, data["photos"], CasePhoto.Kind.REPORT, user)
+        except BilingualError as exc:
+            add_domain_error(form, exc)
+        else:
+            return done(request, case, "诉求已受理")
+    context = {
+        "form": form,
+        "features": {"type": "FeatureCollection", "features": grid_features(grids)},
+    }
+    return render(request, "cases/new.html", context, status=422 if form.errors else 200)
+
+
+@page
+def dwelling_options(request: HttpRequest) -> HttpResponse:
+    """The ``<option>``s of the dwellings of one grid (htmx, on choosing the grid)."""
+    grid_id = request.GET.get("grid", "")
+    grid = scope_grids(request.user).filter(pk=int(grid_id)).first() if grid_id.isdigit() else None
+    dwellings = list(dwellings_of(request.user, grid)) if grid is not None else []
+    return render(request, "cases/partials/dwelling_options.html", {"dwellings": dwellings})
