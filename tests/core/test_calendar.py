@@ -1,11 +1,26 @@
 import datetime as dt
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.db import transaction
 
-from jiayuan.core.calendar import WorkCalendar, unknown_years
+from jiayuan.core import calendar
+from jiayuan.core.calendar import WorkCalendar, WorkClock, unknown_years
 from jiayuan.core.models import CalendarDay
 
 pytestmark = pytest.mark.django_db
+
+NEW_YEAR_2031 = dt.date(2031, 1, 1)  # a Wednesday, in a year no package knows
+
+
+@pytest.fixture(autouse=True)
+def fresh_declared_days() -> Iterator[None]:
+    """Each test starts from, and leaves, no process copy of the declared days (a test's
+    rows are rolled back, the copy would outlive them)."""
+    calendar.forget_declared_days()
+    yield
+    calendar.forget_declared_days()
 
 
 def test_national_day_2026_and_its_make_up_days() -> None:
@@ -64,3 +79,51 @@ def test_working_minutes_skip_lunch_nights_and_the_national_day_holiday() -> Non
     assert clock.add(at("2026-10-08", "22:00"), 30) == at("2026-10-09", "09:00")
     assert clock.minutes_between(at("2026-09-30", "17:00"), at("2026-10-08", "09:00")) == 60
     assert clock.minutes_between(at("2026-10-08", "09:00"), at("2026-09-30", "17:00")) == 0
+
+
+# --- the declared days are cached per process -------------------------------------------
+def test_a_second_clock_in_the_same_process_does_not_query_again(
+    django_assert_num_queries: Any,
+) -> None:
+    # given one clock that has read the declared days
+    assert WorkClock().calendar.is_workday(NEW_YEAR_2031)
+    # when another job builds its own clock and asks about any year
+    with django_assert_num_queries(0):
+        clock = WorkClock()
+        assert clock.calendar.is_workday(NEW_YEAR_2031)
+        assert not clock.calendar.is_workday(dt.date(2026, 10, 1))
+
+
+def test_a_saved_holiday_is_seen_without_a_restart(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given the process holds the declared days, 2031 unknown
+    assert WorkClock().calendar.is_workday(NEW_YEAR_2031)
+    # when an administrator declares 1 January 2031 a holiday (and it commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        CalendarDay.objects.create(date=NEW_YEAR_2031, is_workday=False, name="元旦")
+    # then the next clock of the same process knows it
+    assert not WorkClock().calendar.is_workday(NEW_YEAR_2031)
+    assert WorkCalendar().knows(2031)
+
+
+def test_another_process_save_is_seen_within_the_ttl() -> None:
+    # given the process holds the declared days
+    assert WorkCalendar().is_workday(NEW_YEAR_2031)
+    # when another process declares the holiday (no signal reaches this one)
+    CalendarDay.objects.bulk_create(
+        [CalendarDay(date=NEW_YEAR_2031, is_workday=False, name="元旦")]
+    )
+    # then the copy is kept until it is DECLARED_DAYS_TTL_S old, and reloaded after
+    assert WorkCalendar().is_workday(NEW_YEAR_2031)
+    calendar._declared.loaded_at -= calendar.DECLARED_DAYS_TTL_S + 1  # time passes
+    assert not WorkCalendar().is_workday(NEW_YEAR_2031)
+
+
+def test_a_rolled_back_holiday_is_not_kept() -> None:
+    assert WorkCalendar().is_workday(NEW_YEAR_2031)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        CalendarDay.objects.create(date=NEW_YEAR_2031, is_workday=False, name="元旦")
+        assert not WorkCalendar().is_workday(NEW_YEAR_2031)  # the writer sees its row
+        raise RuntimeError("rolled back")
+    assert WorkCalendar().is_workday(NEW_YEAR_2031)

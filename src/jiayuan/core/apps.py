@@ -6,3 +6,7 @@ class CoreConfig(AppConfig):
     name = "jiayuan.core"
     label = "core"
     verbose_name = _("基础")
+
+    def ready(self) -> None:
+        # calendar: drops the process's copy of the declared days when one is saved
+        from . import calendar  # noqa: F401

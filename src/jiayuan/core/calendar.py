@@ -4,24 +4,99 @@ The ``chinese-calendar`` package knows the published years; an administrator add
 later years as :class:`~jiayuan.core.models.CalendarDay` rows when the State Council
 publishes them. For a year neither knows, Monday to Friday are working days and
 :func:`unknown_years` reports it, so the admin pages can warn; nothing raises.
+
+The declared days are a small table read on every SLA computation, so each process
+keeps them in memory (:func:`declared_days`):
+
+- a save or delete in this process drops the copy, and caching pauses until that
+  transaction commits (a rolled-back holiday is never kept);
+- other processes (web workers, the task worker, ingest) reload it at most
+  :data:`DECLARED_DAYS_TTL_S` seconds later. Nothing assumes it is the only process.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import chinese_calendar
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
+# How stale another process's copy of the declared days may be. A holiday is entered
+# weeks before it happens; a minute is far below what an SLA clock could notice.
+DECLARED_DAYS_TTL_S = 60.0
 
-def _overrides(year: int) -> dict[dt.date, bool]:
+DeclaredDays = Mapping[int, Mapping[dt.date, bool]]
+
+
+@dataclass
+class _Declared:
+    days: DeclaredDays | None = None
+    loaded_at: float = 0.0
+    # a CalendarDay was written in a transaction that has not committed yet: what the
+    # database shows now may still roll back, so it is read but not kept
+    pending: bool = False
+
+
+_lock = threading.Lock()
+_declared = _Declared()
+
+
+def _load() -> dict[int, dict[dt.date, bool]]:
     from .models import CalendarDay
 
-    return dict(CalendarDay.objects.filter(date__year=year).values_list("date", "is_workday"))
+    days: dict[int, dict[dt.date, bool]] = {}
+    for day, is_workday in CalendarDay.objects.values_list("date", "is_workday"):
+        days.setdefault(day.year, {})[day] = is_workday
+    return days
+
+
+def declared_days() -> DeclaredDays:
+    """Every administrator-declared day by year, from this process's copy when fresh."""
+    now = time.monotonic()
+    with _lock:
+        cached = _declared.days
+        if (
+            cached is not None
+            and not _declared.pending
+            and now - _declared.loaded_at < DECLARED_DAYS_TTL_S
+        ):
+            return cached
+    days = _load()
+    with _lock:
+        if not _declared.pending:
+            _declared.days, _declared.loaded_at = days, now
+    return days
+
+
+def forget_declared_days() -> None:
+    """Drop this process's copy; the next calendar reads the table again."""
+    with _lock:
+        _declared.days = None
+        _declared.pending = False
+
+
+def _declared_day_changed(sender: Any, **kwargs: Any) -> None:
+    with _lock:
+        _declared.days = None
+        _declared.pending = True
+    transaction.on_commit(forget_declared_days)
+
+
+post_save.connect(_declared_day_changed, sender="core.CalendarDay", dispatch_uid="calendar.save")
+post_delete.connect(
+    _declared_day_changed, sender="core.CalendarDay", dispatch_uid="calendar.delete"
+)
 
 
 @lru_cache(maxsize=64)
@@ -34,15 +109,17 @@ def _package_knows(year: int) -> bool:
 
 
 class WorkCalendar:
-    """A snapshot of the calendar; build one per job or request, not per call."""
+    """A snapshot of the calendar (the declared days as of its first question); build
+    one per job or request. Building one is free: the declared days are shared by the
+    process (:func:`declared_days`)."""
 
     def __init__(self) -> None:
-        self._years: dict[int, dict[dt.date, bool]] = {}
+        self._declared: DeclaredDays | None = None
 
-    def _year(self, year: int) -> dict[dt.date, bool]:
-        if year not in self._years:
-            self._years[year] = _overrides(year)
-        return self._years[year]
+    def _year(self, year: int) -> Mapping[dt.date, bool]:
+        if self._declared is None:
+            self._declared = declared_days()
+        return self._declared.get(year, {})
 
     def knows(self, year: int) -> bool:
         return _package_knows(year) or bool(self._year(year))
