@@ -23,9 +23,9 @@ from typing import Any
 
 from jiayuan.core import idnumber
 from jiayuan.core.divisions import COUNTIES, WENSHANG
+from jiayuan.core.geo import rectangle
 from jiayuan.core.roles import Role
 from jiayuan.org.choices import AreaKind, DwellingUse
-from jiayuan.org.geo import rectangle
 from jiayuan.people.choices import (
     Gender,
     HukouType,

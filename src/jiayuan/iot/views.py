@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from jiayuan.core import geo
 from jiayuan.core.errors import BilingualError, NotFound, PermissionDenied
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import has_perm_anywhere
@@ -84,22 +85,11 @@ def decorate_alarms(alarms: list[Any], now: dt.datetime | None = None) -> list[A
     return alarms
 
 
-def geometry(area: Area) -> dict[str, Any] | None:
-    shape = area.boundary
-    if not shape:
-        return None
-    return shape.get("geometry") if shape.get("type") == "Feature" else shape
-
-
 def grid_features(user: Any) -> list[dict[str, Any]]:
     grids = (
         Area.objects.visible_to(user).filter(kind=AreaKind.GRID).only("name", "path", "boundary")
     )
-    return [
-        {"type": "Feature", "geometry": g, "properties": {"name": a.name}}
-        for a in grids.order_by("path")
-        if (g := geometry(a)) is not None
-    ]
+    return geo.boundary_features(grids.order_by("path"), lambda a: {"name": a.name})
 
 
 # --- devices -----------------------------------------------------------------------------

@@ -76,12 +76,6 @@ def locate(lat: float, lng: float, kind: str | None = None) -> Area | None:
     return Area.objects.get(pk=best[1])
 
 
-def rectangle(west: float, south: float, east: float, north: float) -> dict[str, Any]:
-    """A GeoJSON polygon for a lat/lng box (counter-clockwise, closed)."""
-    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-    return {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in ring]]}
-
-
 def centroid(boundary: dict[str, Any]) -> tuple[float, float]:
     """(lat, lng) of a GeoJSON polygon's centroid."""
     geom = shape(boundary)

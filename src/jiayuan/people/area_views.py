@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from jiayuan.core import geo
 from jiayuan.core.scoping import path_allowed, scope_paths
 from jiayuan.core.views import is_htmx, page, scoped_get_or_404
 from jiayuan.org.choices import AreaKind
@@ -90,34 +91,27 @@ def scope_roots(user: Any) -> QuerySet[Area]:
     return Area.objects.filter(path__in=paths)
 
 
-def _geometry(area: Area) -> dict[str, Any] | None:
-    shape = area.boundary
-    if not shape:
-        return None
-    if shape.get("type") == "Feature":
-        return shape.get("geometry")
-    return shape
-
-
 def map_features(current: Area | None, children: list[Area]) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of the current area and its children, for Leaflet."""
+    """A GeoJSON FeatureCollection of the current area and its children, for Leaflet; a
+    child without a boundary shows as a point at its centroid."""
     features = []
     for area, role in [(current, "current")] + [(c, "child") for c in children]:
         if area is None:
             continue
-        geometry = _geometry(area)
+        shape = geo.geometry(area.boundary)
+        centre = area.centroid
+        if shape is None and role == "child" and centre is not None:
+            shape = geo.point(centre["lat"], centre["lng"])
+        if shape is None:
+            continue
         properties = {
             "name": area.name,
             "kind": area.get_kind_display(),
             "url": reverse("area", args=[area.pk]),
             "role": role,
         }
-        if geometry is not None:
-            features.append({"type": "Feature", "geometry": geometry, "properties": properties})
-        elif role == "child" and area.centroid is not None:
-            point = {"type": "Point", "coordinates": [area.centroid_lng, area.centroid_lat]}
-            features.append({"type": "Feature", "geometry": point, "properties": properties})
-    return {"type": "FeatureCollection", "features": features}
+        features.append(geo.feature(shape, properties))
+    return geo.feature_collection(features)
 
 
 def breadcrumbs(user: Any, area: Area) -> list[tuple[Area, bool]]:
