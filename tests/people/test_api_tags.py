@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from jiayuan.core.models import AuditEntry
-from jiayuan.people.api import current_q
+from jiayuan.core.validity import valid_on as current_q
 from jiayuan.people.models import Person, PersonTag, Tag
 from tests.api.conftest import World
 from tests.api.mixins import assert_error

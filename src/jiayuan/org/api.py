@@ -7,36 +7,32 @@ the user's scope answers 404.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from django.db import models
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 from shapely.geometry import shape
 
 from jiayuan.core import actions
 from jiayuan.core.api import acting_user, get_visible, paginate, require_change, responses
+from jiayuan.core.crud import Resource, register
 from jiayuan.core.errors import Conflict, NotFound, ValidationFailed
 from jiayuan.core.schemas import Page, PageParams
 
-from . import geo
+from . import geo, resources, schemas
 from .choices import AREA_ORDER, BOUNDED_KINDS, AreaKind
 from .models import Area, Dwelling
+from .queries import filter_under as filter_under  # re-exported for existing imports
 from .schemas import (
     AreaDetail,
     AreaFilters,
     AreaIn,
     AreaOut,
     AreaPatch,
-    DwellingFilters,
-    DwellingIn,
-    DwellingOut,
-    DwellingPatch,
     LocateParams,
 )
 
 router = Router()
-M = TypeVar("M", bound=models.Model)
 
 # Fields an area list needs; the boundary (the bulk of a row) is left for the detail.
 AREA_LIST_FIELDS = (
@@ -51,18 +47,6 @@ AREA_LIST_FIELDS = (
     "centroid_lat",
     "centroid_lng",
 )
-
-
-def filter_under(queryset: models.QuerySet[M], area_id: int, field: str = "area_path") -> Any:
-    """Rows of ``queryset`` that lie in the area ``area_id`` or below it.
-
-    The area itself need not be visible: the result is still cut to the user's scope by
-    the queryset, so a grid worker may ask for "my community" and get their grid's rows.
-    """
-    path = Area.objects.filter(pk=area_id).values_list("path", flat=True).first()
-    if path is None:
-        return queryset.none()
-    return queryset.filter(**{f"{field}__startswith": path})
 
 
 def check_boundary(kind: str, boundary: dict[str, Any] | None) -> dict[str, Any]:
@@ -166,74 +150,5 @@ def update_area(request: HttpRequest, area_id: int, body: AreaPatch) -> Area:
     return actions.update(area, actor=user, **changes)
 
 
-# --- dwellings ---------------------------------------------------------------------
-def _unit(user: Any, unit_id: int) -> Area:
-    unit = get_visible(Area.objects.all(), user, pk=unit_id)
-    if unit.kind != AreaKind.UNIT:
-        raise ValidationFailed(
-            "房屋必须登记在单元下", "a dwelling belongs to a building unit", field="unit"
-        )
-    return unit
-
-
-def _check_number_free(unit: Area, number: str, exclude_pk: int | None = None) -> None:
-    clash = Dwelling.objects.filter(unit=unit, number=number)
-    if exclude_pk is not None:
-        clash = clash.exclude(pk=exclude_pk)
-    if clash.exists():
-        raise Conflict(
-            f"{unit.name}已有门牌号 {number}",
-            f"dwelling number {number} already exists in this unit",
-            field="number",
-        )
-
-
-@router.get("/dwellings", response=responses(Page[DwellingOut]), tags=["dwellings"])
-def list_dwellings(
-    request: HttpRequest, filters: Query[DwellingFilters], page: Query[PageParams]
-) -> dict[str, Any]:
-    """Dwellings (房屋) in the user's scope."""
-    qs = Dwelling.objects.visible_to(acting_user(request))
-    if filters.area is not None:
-        qs = filter_under(qs, filters.area)
-    if filters.unit is not None:
-        qs = qs.filter(unit_id=filters.unit)
-    if filters.use:
-        qs = qs.filter(use=filters.use)
-    if filters.search:
-        qs = qs.filter(number__contains=filters.search)
-    return paginate(qs, page)
-
-
-@router.get("/dwellings/{dwelling_id}", response=responses(DwellingOut), tags=["dwellings"])
-def get_dwelling(request: HttpRequest, dwelling_id: int) -> Dwelling:
-    """One dwelling."""
-    return get_visible(Dwelling.objects.all(), acting_user(request), pk=dwelling_id)
-
-
-@router.post("/dwellings", response=responses(DwellingOut, 201), tags=["dwellings"])
-def create_dwelling(request: HttpRequest, body: DwellingIn) -> Status[Dwelling]:
-    """Register a dwelling in a unit."""
-    user = acting_user(request)
-    unit = _unit(user, body.unit)
-    require_change(user, unit)
-    _check_number_free(unit, body.number)
-    data = body.dict()
-    data["unit"] = unit
-    return Status(201, actions.create(Dwelling, actor=user, **data))
-
-
-@router.patch("/dwellings/{dwelling_id}", response=responses(DwellingOut), tags=["dwellings"])
-def update_dwelling(request: HttpRequest, dwelling_id: int, body: DwellingPatch) -> Dwelling:
-    """Change a dwelling's number, floor, floor area or use."""
-    user = acting_user(request)
-    dwelling = get_visible(Dwelling.objects.select_related("unit"), user, pk=dwelling_id)
-    require_change(user, dwelling)
-    data = {
-        k: v
-        for k, v in body.dict(exclude_unset=True).items()
-        if v is not None or k == "floor_area"  # only the floor area may be cleared
-    }
-    if "number" in data and data["number"] != dwelling.number:
-        _check_number_free(dwelling.unit, data["number"], exclude_pk=dwelling.pk)
-    return actions.update(dwelling, actor=user, **data)
+# --- dwellings: a plain resource (jiayuan.core.crud) -------------------------------
+register(router, Resource.by_convention(Dwelling, schemas, resources))

@@ -19,26 +19,20 @@ from ninja import Query, Router, Status
 
 from jiayuan.core import actions
 from jiayuan.core.api import acting_user, get_visible, paginate, require_change, responses
+from jiayuan.core.crud import Resource, drop_nulls, register
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from jiayuan.core.roles import Perm
 from jiayuan.core.schemas import Page, PageParams
 from jiayuan.core.scoping import has_perm_anywhere
-from jiayuan.org.api import filter_under
-from jiayuan.org.choices import AreaKind
-from jiayuan.org.models import Area, Dwelling
+from jiayuan.core.validity import valid_on
+from jiayuan.org.models import Area
+from jiayuan.org.queries import filter_under
 
-from . import overview, services, tagging
+from . import overview, resources, schemas, services, tagging
 from .choices import TagScope, TagSource
 from .models import Force, Household, HouseholdTag, Person, PersonTag, Position, Tag
+from .resources import check_dates, dwelling_in, resident_area
 from .schemas import (
-    ForceFilters,
-    ForceIn,
-    ForceOut,
-    ForcePatch,
-    HouseholdFilters,
-    HouseholdIn,
-    HouseholdOut,
-    HouseholdPatch,
     OverviewOut,
     PersonDetail,
     PersonFilters,
@@ -49,10 +43,6 @@ from .schemas import (
     PersonTagIn,
     PersonTagOut,
     PersonTagPatch,
-    PositionFilters,
-    PositionIn,
-    PositionOut,
-    PositionPatch,
     RecomputeIn,
     RecomputeOut,
     RevealOut,
@@ -66,63 +56,13 @@ from .schemas import (
 
 router = Router()
 
-# Where a person or household may be registered: a grid, or a building or unit in it.
-RESIDENT_AREA_KINDS = (AreaKind.GRID, AreaKind.BUILDING, AreaKind.UNIT)
 
-
-# --- shared helpers ----------------------------------------------------------------
 def years_before(day: dt.date, years: int) -> dt.date:
     """The same calendar day ``years`` earlier (29 February falls back to the 28th)."""
     try:
         return day.replace(year=day.year - years)
     except ValueError:
         return day.replace(year=day.year - years, day=28)
-
-
-def current_q(today: dt.date, prefix: str = "") -> Q:
-    """Rows valid on ``today``: ``valid_from`` empty or on/before it, ``valid_until``
-    empty or after it (the until date is the first day a tag no longer holds, as the
-    rule language reads it: a computed tag ended today is not held today)."""
-    return (
-        Q(**{f"{prefix}valid_from__isnull": True}) | Q(**{f"{prefix}valid_from__lte": today})
-    ) & (Q(**{f"{prefix}valid_until__isnull": True}) | Q(**{f"{prefix}valid_until__gt": today}))
-
-
-def active_position_q(today: dt.date) -> Q:
-    """Positions held on ``today``."""
-    return (Q(start__isnull=True) | Q(start__lte=today)) & (Q(end__isnull=True) | Q(end__gte=today))
-
-
-def check_dates(start: dt.date | None, end: dt.date | None, field: str) -> None:
-    if start is not None and end is not None and end < start:
-        raise ValidationFailed(
-            "结束日期早于开始日期", "the end date is before the start", field=field
-        )
-
-
-def resident_area(user: Any, area_id: int, field: str = "area") -> Area:
-    """A visible grid, building or unit where people and households are registered."""
-    area = get_visible(Area.objects.all(), user, pk=area_id)
-    if area.kind not in RESIDENT_AREA_KINDS:
-        raise ValidationFailed(
-            "只能登记到网格、楼栋或单元", "register at a grid, building or unit", field=field
-        )
-    return area
-
-
-def dwelling_in(user: Any, dwelling_id: int, area: Area) -> Dwelling:
-    """A visible dwelling that lies inside ``area``."""
-    dwelling = get_visible(Dwelling.objects.all(), user, pk=dwelling_id)
-    if not dwelling.area_path.startswith(area.path):
-        raise ValidationFailed(
-            "房屋不在所选区域内", "the dwelling is not inside the chosen area", field="dwelling"
-        )
-    return dwelling
-
-
-def drop_nulls(data: dict[str, Any], nullable: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A PATCH body without ``null`` for fields that cannot be cleared."""
-    return {k: v for k, v in data.items() if v is not None or k in nullable}
 
 
 # --- overview ----------------------------------------------------------------------
@@ -139,7 +79,7 @@ def get_overview(request: HttpRequest) -> dict[str, int]:
 def person_queryset(user: Any) -> QuerySet[Person]:
     """Persons the user may see, with what the person schemas read, in three queries."""
     current_tags = (
-        PersonTag.objects.filter(current_q(timezone.localdate()))
+        PersonTag.objects.filter(valid_on(timezone.localdate()))
         .select_related("tag")
         .order_by("tag__code")
     )
@@ -157,7 +97,7 @@ def filter_persons(qs: QuerySet[Person], filters: PersonFilters) -> QuerySet[Per
     if filters.area is not None:
         qs = filter_under(qs, filters.area)
     if filters.tag:
-        qs = qs.filter(current_q(today, "tags__"), tags__tag__code=filters.tag)
+        qs = qs.filter(valid_on(today, "tags__"), tags__tag__code=filters.tag)
     if filters.age_min is not None:
         qs = qs.filter(birth_date__lte=years_before(today, filters.age_min))
     if filters.age_max is not None:
@@ -382,215 +322,9 @@ def remove_person_tag(request: HttpRequest, person_id: int, code: str) -> Status
     return Status(204, None)
 
 
-# --- households --------------------------------------------------------------------
-def household_queryset(user: Any) -> QuerySet[Household]:
-    return (
-        Household.objects.visible_to(user)
-        .select_related("head")
-        .annotate(member_count=Count("members"))
-    )
-
-
-def household_refs(user: Any, data: dict[str, Any], area: Area | None = None) -> dict[str, Any]:
-    if data.get("area") is not None:
-        area = resident_area(user, data["area"])
-        data["area"] = area
-    if data.get("dwelling") is not None:
-        if area is None:
-            raise ValidationFailed("请先选择区域", "choose the area first", field="area")
-        data["dwelling"] = dwelling_in(user, data["dwelling"], area)
-    if data.get("head") is not None:
-        data["head"] = get_visible(Person.objects.all(), user, pk=data["head"])
-    return data
-
-
-def _check_household_number(number: str, exclude_pk: int | None = None) -> None:
-    clash = Household.objects.filter(number=number)
-    if exclude_pk is not None:
-        clash = clash.exclude(pk=exclude_pk)
-    if clash.exists():
-        raise Conflict(
-            f"户号 {number} 已存在", f"household {number} already exists", field="number"
-        )
-
-
-@router.get("/households", response=responses(Page[HouseholdOut]), tags=["households"])
-def list_households(
-    request: HttpRequest, filters: Query[HouseholdFilters], page: Query[PageParams]
-) -> dict[str, Any]:
-    """Households (户) in the user's scope, with their member counts."""
-    qs = household_queryset(acting_user(request))
-    if filters.area is not None:
-        qs = filter_under(qs, filters.area)
-    if filters.dwelling is not None:
-        qs = qs.filter(dwelling_id=filters.dwelling)
-    if filters.search:
-        qs = qs.filter(number__contains=filters.search)
-    return paginate(qs, page)
-
-
-@router.get("/households/{household_id}", response=responses(HouseholdOut), tags=["households"])
-def get_household(request: HttpRequest, household_id: int) -> Household:
-    """One household with its member count."""
-    user = acting_user(request)
-    return get_visible(household_queryset(user), user, pk=household_id)
-
-
-@router.post("/households", response=responses(HouseholdOut, 201), tags=["households"])
-def create_household(request: HttpRequest, body: HouseholdIn) -> Status[Household]:
-    """Register a household in a grid, building or unit."""
-    user = acting_user(request)
-    data = household_refs(user, body.dict(exclude_none=True))
-    require_change(user, data["area"])
-    _check_household_number(body.number)
-    household = actions.create(Household, actor=user, **data)
-    return Status(201, household_queryset(user).get(pk=household.pk))
-
-
-@router.patch("/households/{household_id}", response=responses(HouseholdOut), tags=["households"])
-def update_household(request: HttpRequest, household_id: int, body: HouseholdPatch) -> Household:
-    """Change a household's number, place or head."""
-    user = acting_user(request)
-    household = get_visible(Household.objects.select_related("area"), user, pk=household_id)
-    require_change(user, household)
-    data = drop_nulls(body.dict(exclude_unset=True), nullable=("dwelling", "head"))
-    data = household_refs(user, data, area=household.area)
-    if "area" in data:
-        require_change(user, data["area"])
-    if "number" in data and data["number"] != household.number:
-        _check_household_number(data["number"], exclude_pk=household.pk)
-    actions.update(household, actor=user, **data)
-    return household_queryset(user).get(pk=household.pk)
-
-
-# --- positions ---------------------------------------------------------------------
-def position_queryset(user: Any) -> QuerySet[Position]:
-    return Position.objects.visible_to(user).select_related("person", "area")
-
-
-@router.get("/positions", response=responses(Page[PositionOut]), tags=["positions"])
-def list_positions(
-    request: HttpRequest, filters: Query[PositionFilters], page: Query[PageParams]
-) -> dict[str, Any]:
-    """Positions (职务) at areas in the user's scope: 书记, 网格员, 三长, 党员中心户 …"""
-    qs = position_queryset(acting_user(request))
-    if filters.area is not None:
-        qs = filter_under(qs, filters.area)
-    if filters.role:
-        qs = qs.filter(role=filters.role)
-    if filters.person is not None:
-        qs = qs.filter(person_id=filters.person)
-    if filters.active is not None:
-        held = active_position_q(timezone.localdate())
-        qs = qs.filter(held if filters.active else ~held)
-    return paginate(qs, page)
-
-
-@router.get("/positions/{position_id}", response=responses(PositionOut), tags=["positions"])
-def get_position(request: HttpRequest, position_id: int) -> Position:
-    """One position."""
-    user = acting_user(request)
-    return get_visible(position_queryset(user), user, pk=position_id)
-
-
-@router.post("/positions", response=responses(PositionOut, 201), tags=["positions"])
-def create_position(request: HttpRequest, body: PositionIn) -> Status[Position]:
-    """Appoint a person to a role at an area node."""
-    user = acting_user(request)
-    person = get_visible(Person.objects.all(), user, pk=body.person)
-    area = get_visible(Area.objects.all(), user, pk=body.area)
-    require_change(user, area)
-    check_dates(body.start, body.end, "end")
-    data = body.dict(exclude_none=True)
-    data.update(person=person, area=area)
-    return Status(201, actions.create(Position, actor=user, **data))
-
-
-@router.patch("/positions/{position_id}", response=responses(PositionOut), tags=["positions"])
-def update_position(request: HttpRequest, position_id: int, body: PositionPatch) -> Position:
-    """Change a position's role, appointment or dates (an end date closes it)."""
-    user = acting_user(request)
-    position = get_visible(position_queryset(user), user, pk=position_id)
-    require_change(user, position)
-    data = drop_nulls(body.dict(exclude_unset=True), nullable=("start", "end", "appointed"))
-    if "appointed" in data and data["appointed"] is None:
-        data["appointed"] = ""
-    check_dates(data.get("start", position.start), data.get("end", position.end), "end")
-    return actions.update(position, actor=user, **data)
-
-
-@router.delete("/positions/{position_id}", response=responses(None, 204), tags=["positions"])
-def delete_position(request: HttpRequest, position_id: int) -> Status[None]:
-    """Remove a position recorded by mistake (to end one, set its end date)."""
-    user = acting_user(request)
-    position = get_visible(Position.objects.all(), user, pk=position_id)
-    require_change(user, position)
-    actions.delete(position, actor=user)
-    return Status(204, None)
-
-
-# --- forces ------------------------------------------------------------------------
-def force_queryset(user: Any) -> QuerySet[Force]:
-    return Force.objects.visible_to(user).select_related("person", "area")
-
-
-@router.get("/forces", response=responses(Page[ForceOut]), tags=["forces"])
-def list_forces(
-    request: HttpRequest, filters: Query[ForceFilters], page: Query[PageParams]
-) -> dict[str, Any]:
-    """Co-governance forces (共治力量) on duty in areas of the user's scope."""
-    qs = force_queryset(acting_user(request))
-    if filters.area is not None:
-        qs = filter_under(qs, filters.area)
-    if filters.kind:
-        qs = qs.filter(kind=filters.kind)
-    if filters.person is not None:
-        qs = qs.filter(person_id=filters.person)
-    if filters.on_duty is not None:
-        qs = qs.filter(on_duty=filters.on_duty)
-    return paginate(qs, page)
-
-
-@router.get("/forces/{force_id}", response=responses(ForceOut), tags=["forces"])
-def get_force(request: HttpRequest, force_id: int) -> Force:
-    """One co-governance force."""
-    user = acting_user(request)
-    return get_visible(force_queryset(user), user, pk=force_id)
-
-
-@router.post("/forces", response=responses(ForceOut, 201), tags=["forces"])
-def create_force(request: HttpRequest, body: ForceIn) -> Status[Force]:
-    """Put a person on the platform as a force of an area."""
-    user = acting_user(request)
-    person = get_visible(Person.objects.all(), user, pk=body.person)
-    area = get_visible(Area.objects.all(), user, pk=body.area)
-    require_change(user, area)
-    data = body.dict()
-    data.update(person=person, area=area)
-    return Status(201, actions.create(Force, actor=user, **data))
-
-
-@router.patch("/forces/{force_id}", response=responses(ForceOut), tags=["forces"])
-def update_force(request: HttpRequest, force_id: int, body: ForcePatch) -> Force:
-    """Change a force's kind, area of duty, skills or duty status."""
-    user = acting_user(request)
-    force = get_visible(force_queryset(user), user, pk=force_id)
-    require_change(user, force)
-    data = drop_nulls(body.dict(exclude_unset=True))
-    if "area" in data:
-        data["area"] = get_visible(Area.objects.all(), user, pk=data["area"])
-        require_change(user, data["area"])
-    return actions.update(force, actor=user, **data)
-
-
-@router.delete("/forces/{force_id}", response=responses(None, 204), tags=["forces"])
-def delete_force(request: HttpRequest, force_id: int) -> Status[None]:
-    """Take a force off the platform (audited, with the removed values)."""
-    user = acting_user(request)
-    force = get_visible(Force.objects.all(), user, pk=force_id)
-    require_change(user, force)
-    actions.delete(force, actor=user)
-    return Status(204, None)
+# --- households, positions, forces: plain resources (jiayuan.core.crud) ---------------
+for model in (Household, Position, Force):
+    register(router, Resource.by_convention(model, schemas, resources))
 
 
 # --- tag catalogue -----------------------------------------------------------------
@@ -616,7 +350,7 @@ def holder_counts(user: Any, tag_ids: list[int]) -> dict[int, int]:
     def grouped(model: type[PersonTag] | type[HouseholdTag]) -> QuerySet[Any]:
         return (
             model.objects.visible_to(user)
-            .filter(current_q(today), tag_id__in=tag_ids)
+            .filter(valid_on(today), tag_id__in=tag_ids)
             .order_by()
             .values("tag_id")
             .annotate(n=Count("pk"))
@@ -693,7 +427,7 @@ def get_tag(
         .order_by("area_path", "person__name", "pk")
     )
     if not filters.ended:
-        rows = rows.filter(current_q(timezone.localdate()))
+        rows = rows.filter(valid_on(timezone.localdate()))
     if filters.area is not None:
         rows = filter_under(rows, filters.area)
     tag.holder_list = paginate(rows, page)  # type: ignore[attr-defined]

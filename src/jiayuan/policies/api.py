@@ -36,7 +36,7 @@ from jiayuan.core.roles import Perm
 from jiayuan.core.rules import Rule, RuleError, render_lines
 from jiayuan.core.schemas import Page, PageParams
 from jiayuan.core.scoping import has_perm_anywhere, path_allowed, scope_paths
-from jiayuan.org.api import filter_under
+from jiayuan.org.queries import filter_under
 from jiayuan.people.models import Person
 
 from . import matching, services
