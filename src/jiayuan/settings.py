@@ -31,6 +31,8 @@ PII_INDEX_KEY = os.environ.get("JIAYUAN_PII_INDEX_KEY", "")
 DEMO_PASSWORD = os.environ.get("JIAYUAN_DEMO_PASSWORD", "jiayuan-demo")
 REDIS_URL = os.environ.get("JIAYUAN_REDIS_URL", "")
 MQTT_URL = os.environ.get("JIAYUAN_MQTT_URL", "")
+# The indicators' baseline period ("2025-01/2025-03"); empty: the first full months of data.
+CASES_BASELINE = os.environ.get("JIAYUAN_CASES_BASELINE", "")
 
 DEBUG = os.environ.get("JIAYUAN_DEBUG", "0" if PRODUCTION else "1") == "1"
 TESTING = "pytest" in sys.modules

@@ -32,6 +32,9 @@ Definitions (numerator / denominator):
 平均办理时长  mean working hours from receipt to reply, over cases replied to
 不出格率      closed at grid level / closed
 不出网率      closed at grid, zone or community level / closed
+较基期        requests per month of a top category in the last full months / per month
+              in the baseline (the programme's first full months, or
+              ``JIAYUAN_CASES_BASELINE``), minus one: the seed's "物业类诉求下降21%"
 ============  =====================================================================
 """
 
@@ -43,6 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -495,6 +499,169 @@ def month_over_month(user: Any, month: dt.date, **filters: Any) -> list[Change]:
     )
 
 
+# --- against the programme's baseline (较基期) ---------------------------------------------------
+#: How many full months make the baseline when none is configured.
+BASELINE_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole calendar months ``[start, end)``: ``start`` and ``end`` are first days."""
+
+    start: dt.date
+    end: dt.date
+
+    @property
+    def months(self) -> int:
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month
+
+    @property
+    def label(self) -> str:
+        last = month_start(self.end - dt.timedelta(days=1))
+        if last == self.start:
+            return f"{self.start:%Y年%m月}"
+        return f"{self.start:%Y年%m月}—{last:%Y年%m月}"
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def parse_period(text: str) -> Period:
+    """``"2025-01/2025-03"`` (first and last month, inclusive) or ``"2025-01"``."""
+    try:
+        first, _sep, last = text.strip().partition("/")
+        start = dt.date.fromisoformat(first.strip() + "-01")
+        end = dt.date.fromisoformat((last or first).strip() + "-01")
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"基期格式应为 2025-01/2025-03：{text}",
+            f"a baseline reads 2025-01/2025-03: {text}",
+            field="baseline",
+        ) from exc
+    if end < start:
+        raise ValidationFailed("基期结束月早于开始月", "the baseline ends before it starts")
+    return Period(start, add_months(end, 1))
+
+
+def baseline_period(user: Any, months: int = BASELINE_MONTHS) -> Period | None:
+    """The period the programme is measured against: ``settings.CASES_BASELINE``
+    (environment ``JIAYUAN_CASES_BASELINE``, e.g. ``2025-01/2025-03``) when set, else the
+    first ``months`` full calendar months of the cases ``user`` sees — the programme's
+    first months in the data. None when there are no cases."""
+    configured = settings.CASES_BASELINE
+    if configured:
+        return parse_period(configured)
+    first = cases_for(user).order_by("received_at").values_list("received_at", flat=True)[:1]
+    if not first:
+        return None
+    day = timezone.localtime(first[0]).date()
+    start = day if day.day == 1 else next_month(day)
+    return Period(start, add_months(start, months))
+
+
+@dataclass(frozen=True)
+class SinceBaseline:
+    """Requests of one top category per month now beside the baseline (较基期): the
+    programme's effect, not a month's swing (环比)."""
+
+    code: str
+    name: str
+    baseline_total: int
+    current_total: int
+    baseline_months: int
+    current_months: int
+
+    @property
+    def baseline(self) -> float:
+        """Requests per month in the baseline period."""
+        return self.baseline_total / self.baseline_months
+
+    @property
+    def current(self) -> float:
+        """Requests per month in the current period."""
+        return self.current_total / self.current_months
+
+    @property
+    def change(self) -> float | None:
+        """Relative change of the monthly rate: -0.21 means down 21 % since the baseline."""
+        return (self.current - self.baseline) / self.baseline if self.baseline_total else None
+
+    @property
+    def sentence(self) -> str:
+        if self.change is None:
+            return f"{self.name}类诉求月均 {self.current:.0f} 件（基期无）"
+        direction = "上升" if self.change > 0 else "下降" if self.change < 0 else "持平"
+        return (
+            f"{self.name}类诉求月均 {self.current:.0f} 件，较基期（月均 {self.baseline:.0f} 件）"
+            f"{direction} {abs(self.change):.0%}"
+        )
+
+
+@dataclass(frozen=True)
+class BaselineReport:
+    baseline: Period
+    current: Period
+    rows: list[SinceBaseline]
+
+    def get(self, code: str) -> SinceBaseline | None:
+        return next((row for row in self.rows if row.code == code), None)
+
+
+def since_baseline(
+    user: Any,
+    *,
+    baseline: Period | None = None,
+    current: Period | None = None,
+    today: dt.date | None = None,
+    **filters: Any,
+) -> BaselineReport | None:
+    """Requests per top category per month in ``current`` against ``baseline``, in one
+    query. ``baseline`` defaults to :func:`baseline_period`; ``current`` to as many full
+    months as the baseline, ending with the last full month before ``today``. None when
+    there is no baseline or the two periods would overlap (too little data yet).
+
+    The seed's "物业类诉求下降21%" is this figure for 物业服务 (``get("01")``): measured
+    since the programme began, from the cases themselves."""
+    baseline = baseline or baseline_period(user)
+    if baseline is None:
+        return None
+    if current is None:
+        end = month_start(today or timezone.localdate())
+        current = Period(add_months(end, -baseline.months), end)
+    if current.start < baseline.end or current.months < 1 or baseline.months < 1:
+        return None
+
+    def within(period: Period) -> Q:
+        return Q(
+            received_at__gte=local_start(period.start), received_at__lt=local_start(period.end)
+        )
+
+    in_baseline, in_current = within(baseline), within(current)
+    groups = (
+        cases_for(user, **filters)
+        .filter(in_baseline | in_current)
+        .values("category_id")
+        .annotate(now=Count("pk", filter=in_current), before=Count("pk", filter=in_baseline))
+        .order_by()
+    )
+    categories = {c.pk: c for c in Category.objects.all()}
+    totals: dict[int, list[int]] = {}
+    for g in groups:
+        top = _top(categories[g["category_id"]], categories)
+        pair = totals.setdefault(top.pk, [0, 0])
+        pair[0] += g["before"]
+        pair[1] += g["now"]
+    rows = [
+        SinceBaseline(
+            categories[pk].code, categories[pk].name, before, now, baseline.months, current.months
+        )
+        for pk, (before, now) in totals.items()
+    ]
+    return BaselineReport(baseline, current, sorted(rows, key=lambda r: r.code))
+
+
 # --- Excel -----------------------------------------------------------------------------------
 COUNT_LABELS: dict[str, str] = {
     "received": "受理数",
@@ -568,6 +735,15 @@ def export_xlsx(
         ws.append([c.name, c.current, c.previous, c.change, c.sentence])
     for (cell,) in ws.iter_rows(min_row=2, min_col=4, max_col=4):
         cell.number_format = "0.0%"
+    report = since_baseline(user, today=end, area=area)
+    if report is not None:
+        ws = book.create_sheet("较基期")
+        ws.append(["分类", f"基期 {report.baseline.label} 月均", f"{report.current.label} 月均",
+                   "较基期", "说明"])  # fmt: skip
+        for r in report.rows:
+            ws.append([r.name, round(r.baseline, 2), round(r.current, 2), r.change, r.sentence])
+        for (cell,) in ws.iter_rows(min_row=2, min_col=4, max_col=4):
+            cell.number_format = "0.0%"
     out = io.BytesIO()
     book.save(out)
     _audit_export(user, filters, area)

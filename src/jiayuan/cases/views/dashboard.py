@@ -94,6 +94,7 @@ def dashboard(user: Any, months: int = 12) -> dict[str, Any]:
     communities = ind.ranking(user, kind=AreaKind.COMMUNITY, start=first)
     changes = ind.month_over_month(user, today)
     return {
+        "baseline": baseline_context(ind.since_baseline(user, today=today)),
         "kpis": kpis,
         "chart": {
             "months": [f"{m.year}年1月" if m.month == 1 else f"{m.month}月" for m in labels],
@@ -117,6 +118,29 @@ def dashboard(user: Any, months: int = 12) -> dict[str, Any]:
         "last_month": month_start(today, 1),
         "since": first,
         "export_url": reverse("cases:indicators_export"),
+    }
+
+
+def baseline_context(report: ind.BaselineReport | None) -> dict[str, Any] | None:
+    """The 较基期 card: each top category's monthly requests now against the programme's
+    first months (the seed's "物业类诉求下降21%" is the 物业服务 row)."""
+    if report is None:
+        return None
+    rows = sorted(report.rows, key=lambda r: -(r.baseline_total + r.current_total))
+    return {
+        "baseline": report.baseline.label,
+        "current": report.current.label,
+        "rows": [
+            {
+                "code": r.code,
+                "name": r.name,
+                "before": round(r.baseline, 1),
+                "now": round(r.current, 1),
+                "change": percent(r.change),
+                "sentence": r.sentence,
+            }
+            for r in rows
+        ],
     }
 
 
