@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from django.db import models, transaction
 from django.utils import timezone
 
-from . import audit
+from . import audit, bulk
 from .errors import NotFound, PermissionDenied
 from .models import AuditEntry
 from .roles import Perm
@@ -91,24 +91,35 @@ def delete(obj: models.Model, *, actor: Any, note: str = "") -> None:
         entry.save()
 
 
-def bulk_create(
-    model: type[M], objs: Sequence[M], *, actor: Any, note: str = "", batch_size: int = 2000
-) -> list[M]:
-    """Insert many rows at once; each still gets its own audit entry with its values."""
+def _check_all(actor: Any, objs: Sequence[models.Model], perm: str = Perm.CHANGE) -> None:
+    """:func:`ensure_in_scope` for many rows: each distinct place is checked once."""
+    if actor is None:
+        return
+    seen: set[tuple[type[models.Model], str | None]] = set()
+    for obj in objs:
+        key = (type(obj), getattr(obj, "area_path", None))
+        if key not in seen:
+            ensure_in_scope(actor, obj, perm)
+            seen.add(key)
+
+
+def bulk_create(model: type[M], objs: Sequence[M], *, actor: Any, note: str = "") -> list[M]:
+    """Insert many rows at once, each with its own audit entry holding its values.
+
+    The bulk path of the action layer, for seeds, imports and jobs: area paths are
+    derived and checked against the actor's scope as :func:`create` does, then the rows
+    and their audit entries are written as tuples (``executemany`` on SQLite, ``COPY``
+    on PostgreSQL; see :mod:`jiayuan.core.bulk`). Returns ``objs`` with their primary
+    keys set. Sends no signals, like Django's ``bulk_create``.
+    """
+    if not objs:
+        return []
     with transaction.atomic():
         for obj in objs:
             _prepare(obj)
-            ensure_in_scope(actor, obj)
-        created = model._default_manager.bulk_create(objs, batch_size=batch_size)
-        if created and created[0].pk is None:
-            raise RuntimeError(f"{model.__name__}.bulk_create returned no primary keys")
-        audit.record_many(
-            (
-                audit.entry(AuditEntry.Action.CREATE, o, actor, audit.snapshot(o), note)
-                for o in created
-            ),
-            batch_size=batch_size,
-        )
+        _check_all(actor, objs)
+        created = bulk.insert(model, objs)
+        audit.record_snapshots(created, actor, note)
     return created
 
 
@@ -118,7 +129,6 @@ def bulk_update(
     *,
     actor: Any,
     note: str = "",
-    batch_size: int = 1000,
 ) -> int:
     """Apply the same ``changes`` to many rows, with an audit entry and diff for each."""
     if not objs:
@@ -126,37 +136,73 @@ def bulk_update(
     model = type(objs[0])
     now = timezone.now()
     with transaction.atomic():
-        entries = []
+        _check_all(actor, objs)
+        deltas = []
         for obj in objs:
             if hasattr(obj, "updated_at"):
                 obj.updated_at = now
-            ensure_in_scope(actor, obj)
             before = audit.snapshot(obj)
             for name, value in changes.items():
                 setattr(obj, name, value)
             _prepare(obj)
-            ensure_in_scope(actor, obj)
-            delta = audit.diff(before, audit.snapshot(obj))
-            if delta:
-                entries.append(audit.entry(AuditEntry.Action.UPDATE, obj, actor, delta, note))
+            deltas.append(audit.diff(before, audit.snapshot(obj)))
+        _check_all(actor, objs)
         fields = list(changes) + (["area_path"] if hasattr(model, "area_path") else [])
         if hasattr(model, "updated_at"):
             fields.append("updated_at")
-        model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
-        audit.record_many(entries, batch_size=batch_size)
-    return len(entries)
+        bulk.update(objs, fields)
+        return audit.record_changed(objs, deltas, actor, note)
+
+
+def bulk_update_each(
+    objs: Sequence[M],
+    fields: Sequence[str],
+    *,
+    actor: Any,
+    note: str = "",
+    previous: Sequence[dict[str, Any]] | None = None,
+) -> int:
+    """Write ``fields`` of many rows, each already holding its own new values (a
+    household's head, a device's token), with an audit entry and diff per changed row.
+
+    ``previous`` gives each row's old values of ``fields`` (by attname) when the caller
+    knows them (a row it has just created); otherwise they are read from the database.
+    Returns the number of rows whose values changed.
+    """
+    if not objs:
+        return 0
+    model = type(objs[0])
+    targets = [model._meta.get_field(name) for name in fields]
+    attnames = [f.attname for f in targets]  # type: ignore[union-attr]
+    with transaction.atomic():
+        if previous is None:
+            stored: dict[Any, dict[str, Any]] = {}
+            pks = [o.pk for o in objs]
+            for start in range(0, len(pks), 500):
+                rows = model._default_manager.filter(pk__in=pks[start : start + 500])
+                for values in rows.values("pk", *attnames):
+                    stored[values.pop("pk")] = values
+            previous = [stored[o.pk] for o in objs]
+        _check_all(actor, objs)
+        now = timezone.now()
+        deltas = []
+        for obj, old in zip(objs, previous, strict=True):
+            if hasattr(obj, "updated_at"):
+                obj.updated_at = now
+            new = {a: audit._plain(getattr(obj, a)) for a in attnames}
+            deltas.append(audit.diff({a: audit._plain(old.get(a)) for a in attnames}, new))
+        written = list(fields) + (["updated_at"] if hasattr(model, "updated_at") else [])
+        bulk.update(objs, written)
+        return audit.record_changed(objs, deltas, actor, note)
 
 
 def bulk_delete(objs: Sequence[models.Model], *, actor: Any, note: str = "") -> int:
+    """Delete many rows, each with an audit entry holding the values it had."""
     if not objs:
         return 0
     model = type(objs[0])
     with transaction.atomic():
-        for obj in objs:
-            ensure_in_scope(actor, obj)
-        entries = [
-            audit.entry(AuditEntry.Action.DELETE, o, actor, audit.snapshot(o), note) for o in objs
-        ]
+        _check_all(actor, objs)
+        written = audit.record_snapshots(objs, actor, note, action=AuditEntry.Action.DELETE)
         model._default_manager.filter(pk__in=[o.pk for o in objs]).delete()
-        audit.record_many(entries)
-    return len(entries)
+    return written

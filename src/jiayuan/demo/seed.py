@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -18,9 +18,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connection, models, transaction
 from django.test.utils import override_settings
-from tqdm import tqdm
 
-from jiayuan.core import actions, audit
+from jiayuan.core import actions, audit, bulk
 from jiayuan.core.models import AuditEntry
 from jiayuan.org.choices import AREA_ORDER
 from jiayuan.org.models import Area, Dwelling, Membership, PartyOrganization
@@ -40,7 +39,8 @@ from jiayuan.people.models import (
 from jiayuan.people.tagging import recompute_tags
 
 from .plan import plan_world
-from .records import AS_OF, World
+from .progress import Progress
+from .records import AS_OF, SCALES, World
 
 NOTE = "seed-demo"
 CHUNK = 20_000
@@ -48,24 +48,15 @@ CHUNK = 20_000
 M = TypeVar("M", bound=models.Model)
 
 
-class _Progress:
-    """One tqdm bar per stage when ``enabled``; silent otherwise. Also carries whether
-    rows are audited one by one, and the CPU seconds each stage took."""
-
-    def __init__(self, enabled: bool, audit: bool = True) -> None:
-        self.enabled = enabled
-        self.audit = audit
-        self.seconds: dict[str, float] = {}
-
-    def bar(self, label: str, total: int) -> Any:
-        return tqdm(total=total, desc=label, unit="行", disable=not self.enabled, leave=False)
-
-
-def _write(model: type[M], objs: Sequence[M], bar: Any, audited: bool = True) -> list[M]:
-    """``actions.bulk_create`` in chunks, so memory stays flat at the bench scale.
+def _write(
+    model: type[M], objs: Sequence[M], advance: Callable[[int], None], audited: bool = True
+) -> list[M]:
+    """``actions.bulk_create`` in chunks, so memory stays flat at the bench scale and the
+    bar moves.
 
     ``audited=False`` is the bench scale's load generator only: the same rows (area path
-    derived the same way) without one audit entry each, see :func:`seed_demo`.
+    derived the same way) through the same writer, without one audit entry each, see
+    :func:`seed_demo`.
     """
     out: list[M] = []
     for start in range(0, len(objs), CHUNK):
@@ -77,44 +68,45 @@ def _write(model: type[M], objs: Sequence[M], bar: Any, audited: bool = True) ->
                 derive = getattr(obj, "derive_area_path", None)
                 if derive is not None:
                     obj.area_path = derive()  # type: ignore[attr-defined]
-            out.extend(model._default_manager.bulk_create(chunk, batch_size=5000))
-        bar.update(len(chunk))
+            out.extend(bulk.insert(model, chunk))
+        advance(len(chunk))
     return out
 
 
-def _stage(progress: _Progress, label: str, model: type[M], objs: Sequence[M]) -> list[M]:
-    started = time.process_time()
-    with progress.bar(label, len(objs)) as bar:
-        out = _write(model, objs, bar, progress.audit)
-    progress.seconds[label] = round(time.process_time() - started, 2)
-    return out
+def _stage(
+    progress: Progress, label: str, model: type[M], objs: Sequence[M], audited: bool
+) -> list[M]:
+    with progress.stage(label, len(objs)) as advance:
+        return _write(model, objs, advance, audited)
 
 
-def _set_each(objs: Sequence[M], field: str, *, audited: bool = True) -> None:
-    """Set a different value of ``field`` on each row (already assigned on the objects),
-    with an audit entry per row: the bulk path for per-row values, which
-    ``actions.bulk_update`` (one value for all rows) does not cover. One parametrised
-    UPDATE run by ``executemany``: Django's ``bulk_update`` builds a CASE expression per
-    batch and took a third of the county seed."""
-    if not objs:
-        return
-    model = type(objs[0])
-    target = model._meta.get_field(field)
-    if not isinstance(target, models.Field):  # pragma: no cover - a programming error
-        raise TypeError(f"{model.__name__}.{field} is not a concrete field")
-    column, attname = target.column, target.attname
-    table = connection.ops.quote_name(model._meta.db_table)
-    # names come from the model's metadata, values are parameters
-    sql = f"UPDATE {table} SET {connection.ops.quote_name(column)} = %s WHERE id = %s"  # noqa: S608
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, [(getattr(o, attname), o.pk) for o in objs])
-        if audited:
-            audit.record_many(
-                audit.entry(
-                    AuditEntry.Action.UPDATE, o, None, {attname: [None, getattr(o, attname)]}, NOTE
-                )
-                for o in objs
-            )
+def _estimate(residents: int) -> list[tuple[str, int]]:
+    """Every stage's size before the world is planned, in proportion to the population
+    (as the county's plan has them); :meth:`Progress.refine` corrects them after."""
+    share = {
+        "规划": 1.0, "区域": 0.033, "房屋": 0.39, "家庭户": 0.36, "加密身份证号": 1.0,
+        "居民": 1.0, "户主": 0.36, "居住记录": 1.0, "标签": 0.0, "个人标签": 0.45,
+        "家庭标签": 0.012, "党组织": 0.0026, "职务": 0.052, "共治力量": 0.039,
+        "党员中心户": 0.017, "中心户联系户": 0.17, "规则标签": 1.0, "账号": 0.0,
+        "诉求": 1.0, "政策": 1.0, "设备": 1.0,
+    }  # fmt: skip
+    plan = [(label, round(residents * k)) for label, k in share.items()]
+    return [(label, n if label != "账号" else 7) for label, n in plan]
+
+
+def _sizes(world: World) -> list[tuple[str, int]]:
+    """Every stage's size once the world is planned."""
+    n = len(world.persons)
+    return [
+        ("区域", len(world.areas)), ("房屋", len(world.dwellings)),
+        ("家庭户", len(world.households)), ("加密身份证号", n), ("居民", n),
+        ("户主", len(world.households)), ("居住记录", n), ("标签", len(world.tags)),
+        ("个人标签", len(world.person_tags)), ("家庭标签", len(world.household_tags)),
+        ("党组织", len(world.party_orgs)), ("职务", len(world.positions)),
+        ("共治力量", len(world.forces)), ("党员中心户", len(world.central_households)),
+        ("中心户联系户", sum(len(c.households) for c in world.central_households)),
+        ("规则标签", n), ("账号", len(world.accounts)), ("诉求", n), ("政策", n), ("设备", n),
+    ]  # fmt: skip
 
 
 def seed_demo(
@@ -133,42 +125,61 @@ def seed_demo(
     report benchmarks, its million residents would add as many audit rows and double
     the seeding time for no one to read, and the benchmarks measure queries, not
     seeding. It still leaves one audit entry saying what it wrote. ``residents`` resizes
-    the scale (see :func:`jiayuan.demo.plan.resized`).
+    the scale (see :func:`jiayuan.demo.plan.resized`). With ``progress`` the user sees
+    one bar for the whole seed (:class:`jiayuan.demo.progress.Progress`).
 
-    Returns the counts written (and ``skipped: True`` when ``if_empty`` finds areas).
+    Returns the counts written (and ``skipped: True`` when ``if_empty`` finds areas),
+    with the CPU and wall seconds of each stage.
     """
     if if_empty and Area.objects.exists():
         return {"skipped": True}
     started = time.perf_counter()
-    world = plan_world(scale, seed, residents=residents)
-    planned = time.perf_counter()
-    counts = write_world(
-        world, progress=progress, audited=scale != "bench" if audited is None else audited
-    )
-    from jiayuan.cases.demo import seed_cases  # a year of cases (诉求) in the world
+    bar = Progress(_estimate(residents or SCALES[scale].residents), enabled=progress)
+    try:
+        with bar.stage("规划"):
+            world = plan_world(scale, seed, residents=residents)
+        planned = time.perf_counter()
+        counts = write_world(
+            world, progress=bar, audited=scale != "bench" if audited is None else audited
+        )
+        with bar.stage("诉求"):
+            from jiayuan.cases.demo import seed_cases  # a year of cases (诉求) in the world
 
-    counts.update(seed_cases(seed, scale, progress=progress))
-    from jiayuan.policies.demo import seed_policies  # benefits received, a matching run
+            counts.update(seed_cases(seed, scale, progress=False))
+        with bar.stage("政策"):
+            from jiayuan.policies.demo import seed_policies  # benefits received, a run
 
-    counts.update(seed_policies(seed))
-    from jiayuan.iot.demo import seed_devices  # the safety devices (智能安防) and alarms
+            counts.update(seed_policies(seed))
+        with bar.stage("设备"):
+            from jiayuan.iot.demo import seed_devices  # the safety devices and alarms
 
-    counts.update(seed_devices(scale, random.Random(seed)))  # noqa: S311 - demo data
+            counts.update(seed_devices(scale, random.Random(seed)))  # noqa: S311 - demo data
+    finally:
+        bar.close()
     counts["plan_seconds"] = round(planned - started, 2)
     counts["seconds"] = round(time.perf_counter() - started, 2)
+    counts["stage_cpu_seconds"] = bar.cpu_seconds
+    counts["stage_wall_seconds"] = bar.wall_seconds
     return counts
 
 
-def write_world(world: World, *, progress: bool = True, audited: bool = True) -> dict[str, Any]:
-    """Write every record of ``world`` through the action layer in one transaction."""
-    p = _Progress(progress, audited)
+def write_world(
+    world: World, *, progress: bool | Progress = True, audited: bool = True
+) -> dict[str, Any]:
+    """Write every record of ``world`` through the action layer in one transaction.
+
+    ``progress`` is the seed's bar, or a flag to make one for this world alone."""
+    own = not isinstance(progress, Progress)
+    p = Progress(_sizes(world), enabled=bool(progress)) if own else progress
+    if not own:
+        p.refine(_sizes(world))
     if connection.vendor == "sqlite":
         # a 256 MB page cache keeps the growing indexes in memory while seeding
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size = -262144")
     # DEBUG keeps every SQL statement in memory, which costs a tenth of the time here.
     with override_settings(DEBUG=False), transaction.atomic():
-        areas = _write_areas(world, p)
+        areas = _write_areas(world, p, audited)
         dwellings = _stage(
             p,
             "房屋",
@@ -178,6 +189,7 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                          floor_area=d.floor_area, use=d.use)
                 for d in world.dwellings
             ],
+            audited,
         )  # fmt: skip
         households = _stage(
             p,
@@ -187,13 +199,21 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                 Household(number=h.number, dwelling=dwellings[h.dwelling], area=areas[h.unit])
                 for h in world.households
             ],
+            audited,
         )
-        persons = _write_persons(world, p, areas, dwellings, households)
-        started = time.process_time()
-        for hh, spec in zip(households, world.households, strict=True):
-            hh.head = persons[spec.members[0]]
-        _set_each(households, "head", audited=audited)
-        p.seconds["户主"] = round(time.process_time() - started, 2)
+        persons = _write_persons(world, p, areas, dwellings, households, audited)
+        with p.stage("户主", len(households)) as advance:
+            for hh, spec in zip(households, world.households, strict=True):
+                hh.head = persons[spec.members[0]]
+            if audited:
+                # just created: every head was empty
+                empty = [{"head_id": None}] * len(households)
+                actions.bulk_update_each(
+                    households, ["head"], actor=None, note=NOTE, previous=empty
+                )
+            else:
+                bulk.update(households, ["head"])
+            advance(len(households))
         _stage(
             p,
             "居住记录",
@@ -211,8 +231,9 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                 )
                 for i, s in enumerate(world.persons)
             ],
+            audited,
         )
-        tags = _write_tags(world, p)
+        tags = _write_tags(world, p, audited)
         _stage(
             p,
             "个人标签",
@@ -222,6 +243,7 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                           valid_from=t.valid_from, source=t.source, evidence=t.evidence)
                 for t in world.person_tags
             ],
+            audited,
         )  # fmt: skip
         _stage(
             p,
@@ -233,6 +255,7 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                              evidence=t.evidence)
                 for t in world.household_tags
             ],
+            audited,
         )  # fmt: skip
         _stage(
             p,
@@ -244,6 +267,7 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                 )
                 for o in world.party_orgs
             ],
+            audited,
         )
         _stage(
             p,
@@ -254,6 +278,7 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                          appointed=x.appointed, start=x.start)
                 for x in world.positions
             ],
+            audited,
         )  # fmt: skip
         _stage(
             p,
@@ -264,6 +289,7 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                       organisation=f.organisation, on_duty=f.on_duty)
                 for f in world.forces
             ],
+            audited,
         )  # fmt: skip
         centrals = _stage(
             p,
@@ -273,6 +299,7 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                 CentralHousehold(person=persons[c.person], grid=areas[c.grid], since=c.since)
                 for c in world.central_households
             ],
+            audited,
         )
         through = CentralHousehold.households.through
         _stage(
@@ -284,27 +311,30 @@ def write_world(world: World, *, progress: bool = True, audited: bool = True) ->
                 for ch, spec in zip(centrals, world.central_households, strict=True)
                 for h in spec.households
             ],
+            audited,
         )
         # computed tags (高龄老人, 独居老人, 空巢老人) come from their rules, on the
         # world's reference date, before accounts: linking a user saves a person,
         # which recomputes that household's tags (then nothing is left to change)
-        started = time.process_time()
-        computed = recompute_tags(AS_OF, note=NOTE, audited=audited)
-        p.seconds["规则标签"] = round(time.process_time() - started, 2)
-        _write_accounts(world, areas, persons)
+        with p.stage("规则标签", len(world.persons)):
+            computed = recompute_tags(AS_OF, note=NOTE, audited=audited)
+        with p.stage("账号", len(world.accounts)):
+            _write_accounts(world, areas, persons)
         if not audited:
             summary = {k: v for k, v in counts_of(world).items() if isinstance(v, int)}
             audit.record(AuditEntry.Action.CREATE, areas[world.areas[0].path], None, summary,
                          f"{NOTE}: {world.scale} 规模，逐行审计已省略（压测数据）")  # fmt: skip
+    if own:
+        p.close()
     counts = counts_of(world)
     counts["computed_tags"] = {code: s["holders"] for code, s in computed.items()}
-    counts["stage_cpu_seconds"] = p.seconds
+    counts["stage_cpu_seconds"] = p.cpu_seconds
     return counts
 
 
-def _write_areas(world: World, p: _Progress) -> dict[str, Area]:
+def _write_areas(world: World, p: Progress, audited: bool) -> dict[str, Area]:
     by_path: dict[str, Area] = {}
-    with p.bar("区域", len(world.areas)) as bar:
+    with p.stage("区域", len(world.areas)) as advance:
         for kind in AREA_ORDER:
             level = [a for a in world.areas if a.kind == kind]
             objs = []
@@ -319,14 +349,14 @@ def _write_areas(world: World, p: _Progress) -> dict[str, Area]:
                     centroid_lng=a.centroid[1] if a.centroid else None,
                 )
                 objs.append(obj)
-            for obj, a in zip(_write(Area, objs, bar), level, strict=True):
+            for obj, a in zip(_write(Area, objs, advance, audited), level, strict=True):
                 if obj.path != a.path:  # pragma: no cover - the plan and the model disagree
                     raise RuntimeError(f"area path {obj.path} != planned {a.path}")
                 by_path[a.path] = obj
     return by_path
 
 
-def _write_tags(world: World, p: _Progress) -> dict[str, Tag]:
+def _write_tags(world: World, p: Progress, audited: bool) -> dict[str, Tag]:
     """The catalogue is installed by a migration (people 0002); add what is missing."""
     tags = Tag.objects.in_bulk(field_name="code")
     missing = [
@@ -335,21 +365,21 @@ def _write_tags(world: World, p: _Progress) -> dict[str, Tag]:
         for t in world.tags
         if t.code not in tags
     ]  # fmt: skip
-    for tag in _stage(p, "标签", Tag, missing):
+    for tag in _stage(p, "标签", Tag, missing, audited):
         tags[tag.code] = tag
     return tags
 
 
 def _write_persons(
     world: World,
-    p: _Progress,
+    p: Progress,
     areas: dict[str, Area],
     dwellings: list[Dwelling],
     households: list[Household],
+    audited: bool,
 ) -> list[Person]:
     objs = []
-    started = time.process_time()
-    with p.bar("加密身份证号", len(world.persons)) as bar:
+    with p.stage("加密身份证号", len(world.persons)) as advance:
         for s in world.persons:
             person = Person(
                 name=s.name,
@@ -371,10 +401,8 @@ def _write_persons(
                 person.set_phone(s.phone)
             objs.append(person)
             if len(objs) % 5000 == 0:
-                bar.update(5000)
-        bar.update(len(objs) % 5000)
-    p.seconds["加密身份证号"] = round(time.process_time() - started, 2)
-    return _stage(p, "居民", Person, objs)
+                advance(5000)
+    return _stage(p, "居民", Person, objs, audited)
 
 
 def _write_accounts(world: World, areas: dict[str, Area], persons: list[Person]) -> None:
