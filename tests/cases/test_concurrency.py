@@ -80,9 +80,9 @@ def hold_the_lock(monkeypatch: Any) -> None:
     overlap: without the lock the loser would also read ``dispatched`` and succeed."""
     accept = services._HANDLERS["accept"]
 
-    def slow_accept(*args: Any, **kwargs: Any) -> None:
+    def slow_accept(*args: Any, **kwargs: Any) -> Any:
         time.sleep(HOLD_LOCK_SECONDS)
-        accept(*args, **kwargs)
+        return accept(*args, **kwargs)
 
     monkeypatch.setitem(services._HANDLERS, "accept", slow_accept)
 

@@ -15,7 +15,9 @@ from jiayuan.core.models import AuditEntry, Notification
 pytestmark = pytest.mark.django_db
 
 
-def test_grid_case_goes_round_the_loop(users: dict[str, Any], make_case: Any) -> None:
+def test_grid_case_goes_round_the_loop(
+    users: dict[str, Any], make_case: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     # given a resident's snapshot in the grid (问), auto-dispatched to its worker (派)
     case = make_case()
     assert case.status == Status.DISPATCHED
@@ -28,7 +30,9 @@ def test_grid_case_goes_round_the_loop(users: dict[str, Any], make_case: Any) ->
     services.perform(case.pk, "accept", actor=users["grid"])
     services.perform(case.pk, "start", actor=users["grid"])
     services.perform(case.pk, "handle", actor=users["grid"], result="已联系环卫清运完毕")
-    services.perform(case.pk, "approve", actor=users["community"])
+    # (the reporter's message leaves once the approval commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.perform(case.pk, "approve", actor=users["community"])
     case = services.visit_by_token(case.tracking_token, "satisfied", "很快")
     # then
     assert case.status == Status.CLOSED

@@ -2,23 +2,24 @@
 
 A device alarm that must be handled by people arrives as ``incident_raised`` and becomes
 a case on the ``device`` channel, routed to the grid the device sits in, with the alarm's
-key as ``source_ref``; when such a case is finished, ``incident_closed`` tells the
-sender (the alarm closes). Connected in :meth:`CasesConfig.ready`.
+key as ``source_ref``. When the action that finishes such a case (approval's visit,
+rejection, merging …) is performed, ``incident_closed`` tells the sender and the alarm
+closes: that is an effect of the action (see :func:`jiayuan.cases.actions.apply`), not
+of saving the row, so a later save of the finished case sends nothing. Connected in
+:meth:`CasesConfig.ready`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import post_save
-
 from jiayuan.core.errors import ValidationFailed
-from jiayuan.core.incidents import close_incident, incident_raised
+from jiayuan.core.incidents import incident_raised
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Dwelling
 
 from . import routing, services
-from .choices import FINAL_STATUSES, Channel, Priority
+from .choices import Channel, Priority
 from .models import Case, Category
 
 
@@ -74,16 +75,5 @@ def open_case_for_incident(
     return case.number
 
 
-def case_finished(sender: Any, instance: Case, created: bool = False, **_: Any) -> None:
-    """A device case that reached a final status closes its incident (idempotent on the
-    receiving side, so a later save of the finished case changes nothing)."""
-    if created or instance.channel != Channel.DEVICE or not instance.source_ref:
-        return
-    if instance.status in FINAL_STATUSES:
-        close_incident(Case, key=instance.source_ref, number=instance.number,
-                       outcome=instance.status)  # fmt: skip
-
-
 def connect() -> None:
     incident_raised.connect(open_case_for_incident, dispatch_uid="cases-open-incident")
-    post_save.connect(case_finished, sender=Case, dispatch_uid="cases-incident-closed")
