@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from jiayuan.iot import alarms
+from jiayuan.iot import alarms, refs
 from jiayuan.iot.ingest import IngestResult, ingest_batch, make_message
 from jiayuan.iot.models import Device, DeviceType
 from jiayuan.org.models import Area, Dwelling
@@ -54,9 +54,10 @@ def dwelling(own_grid: Area) -> Dwelling:
 
 @pytest.fixture(autouse=True)
 def fresh_rules() -> None:
-    """Rules created or rolled back by another test must not linger in the engine's
-    in-process rule book (its next use reloads it)."""
+    """Rules and device types created or rolled back by another test must not linger in
+    the engine's in-process rule book or type cache (their next use reloads them)."""
     alarms.BOOK.loaded_at = 0.0
+    refs.TYPES.forget()
 
 
 @pytest.fixture

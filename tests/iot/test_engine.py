@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from jiayuan.cases.models import Case
 from jiayuan.core.models import AuditEntry
+from jiayuan.iot import ingest
 from jiayuan.iot.choices import AlarmStatus, DeviceStatus
+from jiayuan.iot.ingest import topic_for
 from jiayuan.iot.models import Alarm, AlarmEvent, DeadLetter, Message, RuleState
 
 from .conftest import item
@@ -231,3 +233,42 @@ def test_offline_device_comes_back_online_and_its_alarm_clears(make_device: Any,
     device.refresh_from_db()
     alarm.refresh_from_db()
     assert device.status == DeviceStatus.ONLINE and alarm.status == AlarmStatus.CLEARED
+
+
+# --- defect 7: a redelivered bad message is one dead letter ----------------------------------
+def test_a_redelivered_bad_message_is_kept_once_with_its_count(make_device: Any, send: Any) -> None:
+    device = make_device("gas")
+    topic = topic_for(device.serial, "telemetry")
+
+    def bad(body: bytes) -> dict[str, Any]:
+        return {"serial": device.serial, "kind": "telemetry", "body": body, "topic": topic}
+
+    # given a refused message the broker delivers again (never acknowledged), twice in a
+    # later batch too, and another refused message
+    first = send(bad(b'{"message_id": "m1", "ts": '), now=T0)
+    again = send(bad(b'{"message_id": "m1", "ts": '), now=T0 + dt.timedelta(seconds=5))
+    twice = send(
+        bad(b'{"message_id": "m1", "ts": '), bad(b'{"message_id": "m1", "ts": '),
+        now=T0 + dt.timedelta(seconds=9),
+    )  # fmt: skip
+    send(bad(b"{other"), now=T0)
+    # then every delivery is still reported as refused …
+    assert (first.dead_letters, again.dead_letters, twice.dead_letters) == (1, 1, 2)
+    # … but the dead-letter table keeps each message once, with how often it came
+    letters = DeadLetter.objects.filter(serial=device.serial).order_by("id")
+    assert [(d.payload, d.count) for d in letters] == [
+        ('{"message_id": "m1", "ts": ', 4),
+        ("{other", 1),
+    ]
+    assert letters[0].received_at == T0
+    assert letters[0].last_received_at == T0 + dt.timedelta(seconds=9)
+
+
+def test_a_poison_message_redelivered_is_one_dead_letter(make_device: Any) -> None:
+    device = make_device("smoke")
+    raw = {"serial": device.serial, "kind": "event", "body": b"{}", "topic": "t"}
+    reason = "处理失败 / processing failed: ZeroDivisionError"
+    ingest.dead_letter_raw(dict(raw), "mqtt", reason)
+    row = ingest.dead_letter_raw(dict(raw), "mqtt", reason)
+    assert row.count == 2
+    assert DeadLetter.objects.filter(serial=device.serial).count() == 1

@@ -197,3 +197,68 @@ def test_person_model_is_what_the_welfare_query_reads() -> None:
     """Guard: the welfare check joins these relations by name."""
     assert Residence._meta.get_field("person").related_model is Person
     assert PersonTag._meta.get_field("person").related_model is Person
+
+
+# --- defect 12: many devices of one area silent together are one area alarm -----------------
+def test_a_building_falling_silent_together_is_one_area_alarm(
+    make_device: Any, send: Any, building: Any, other_grid: Any
+) -> None:
+    # given a building whose every device was last heard at T0 (a dozen at least), and a
+    # lone detector in another grid last heard at T0 too
+    while Device.objects.filter(area_path__startswith=building.path).count() < 12:
+        make_device("smoke")
+    in_building = Device.objects.filter(area_path__startswith=building.path)
+    in_building.update(last_seen_at=T0, status=DeviceStatus.ONLINE)
+    devices = list(in_building.order_by("pk"))
+    lone = make_device("smoke", area=other_grid)
+    send(item(lone, "heartbeat", {"battery": 80}), now=T0)
+    restart()
+
+    # when the offline job runs 31 minutes later (the building's gateway lost power)
+    outcome = jobs.detect_offline(now=T0 + dt.timedelta(minutes=31))
+
+    # then one area alarm stands for the building's devices, none of its own per device
+    area_alarm = Alarm.objects.get(rule__code="area_offline")
+    path = area_alarm.detail["area_path"]
+    assert building.path.startswith(path)
+    assert area_alarm.area_path == path and area_alarm.count == len(devices)
+    assert area_alarm.detail["devices"] == len(devices)
+    assert "同时离线" in area_alarm.title
+    assert not Alarm.objects.filter(device__in=devices, rule__code="offline").exists()
+    assert all(d.status == DeviceStatus.OFFLINE for d in in_building.all())
+    assert outcome["offline"] == len(devices) + 1 and outcome["grouped"] == len(devices)
+    # while the lone silent detector gets its own alarm, as before
+    assert Alarm.objects.filter(device=lone, rule__code="offline").count() == 1
+
+    # when a device of the building that was late to fall silent goes quiet under the
+    # open area alarm, it is counted on it
+    late = make_device("gas")
+    send(item(late, "heartbeat", {"battery": 80}), now=T0 + dt.timedelta(minutes=10))
+    jobs.detect_offline(now=T0 + dt.timedelta(minutes=41))
+    area_alarm.refresh_from_db()
+    assert area_alarm.count == len(devices) + 1
+    assert not Alarm.objects.filter(device=late, rule__code="offline").exists()
+
+    # when power is back and every device but one talks again
+    back = T0 + dt.timedelta(minutes=50)
+    send(*[item(d, "heartbeat", {"battery": 70}) for d in [*devices[1:], late]], now=back)
+    outcome = jobs.detect_offline(now=back + dt.timedelta(minutes=1))
+
+    # then the area alarm clears, and the one still silent gets its own alarm
+    area_alarm.refresh_from_db()
+    assert area_alarm.status == AlarmStatus.CLEARED and outcome["areas_cleared"] == 1
+    still = Alarm.objects.filter(rule__code="offline", device__in=[*devices, late])
+    assert list(still.values_list("device_id", flat=True)) == [devices[0].pk]
+
+
+def test_a_few_silent_devices_in_an_area_still_alarm_one_by_one(
+    make_device: Any, send: Any, building: Any
+) -> None:
+    # given three detectors of a building last heard at T0 (the rest of it is fine)
+    three = [make_device("smoke") for _ in range(3)]
+    send(*[item(d, "heartbeat", {"battery": 80}) for d in three], now=T0)
+    # when the offline job runs 31 minutes later
+    jobs.detect_offline(now=T0 + dt.timedelta(minutes=31))
+    # then each has its own offline alarm and there is no area alarm
+    assert Alarm.objects.filter(device__in=three, rule__code="offline").count() == 3
+    assert not Alarm.objects.filter(rule__code="area_offline").exists()

@@ -3,13 +3,15 @@ on the timeline, each refused outside the actor's area or from the wrong status.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from jiayuan.core.errors import Conflict, NotFound, ValidationFailed
-from jiayuan.core.models import AuditEntry
+from jiayuan.core.models import AuditEntry, Notification
 from jiayuan.iot import lifecycle
 from jiayuan.iot.choices import AlarmStatus
 from jiayuan.iot.models import Alarm, AlarmEvent, AlarmRule
@@ -112,3 +114,41 @@ def test_default_rules_are_seeded_and_valid(db: Any) -> None:
     welfare = AlarmRule.objects.get(code="welfare")
     assert welfare.opens_case and welfare.case_category_code == "0802"
     assert welfare.duration_s == 24 * 3600
+
+
+# --- defect 8: a fire or gas alarm tells the grid worker at once ------------------------------
+@pytest.mark.parametrize(
+    ("type_code", "items"),
+    [
+        ("smoke", [("event", {"event": "alarm"})]),
+        ("gas", [("telemetry", {"lel": 40.0}), ("telemetry", {"lel": 42.0})]),
+    ],
+)
+def test_a_fire_or_gas_alarm_tells_the_grid_worker_of_the_dwelling_at_once(
+    make_device: Any, send: Any, users: dict[str, Any], dwelling: Any, other_grid: Any,
+    type_code: str, items: list[tuple[str, dict[str, Any]]],
+) -> None:  # fmt: skip
+    # given a detector in a home of the grid worker's grid, hung on another grid's area
+    # (the dwelling decides whose home it is)
+    device = make_device(type_code, area=other_grid, dwelling=dwelling)
+    start = timezone.now()
+    # when it raises its alarm (gas: %LEL above 25 for ten seconds of device time)
+    result = None
+    for offset, (kind, data) in enumerate(items):
+        ts = start + dt.timedelta(seconds=12 * offset)
+        result = send(item(device, kind, data, ts=ts), now=ts)
+    assert result is not None and len(result.alarms_raised) == 1
+    alarm = Alarm.objects.get(pk=result.alarms_raised[0])
+    # then the grid worker has an inbox notice now, naming the alarm and its case
+    told = Notification.objects.filter(kind="alarm_grid")
+    notice = told.get(user=users["grid"])
+    assert alarm.title in notice.title and alarm.case_ref and alarm.case_ref in notice.body
+    assert notice.link.endswith(f"/{alarm.pk}/")
+    # and nobody else was told that way (the case itself goes its usual way)
+    assert told.count() == 1
+
+
+def test_a_minor_alarm_tells_no_grid_worker_at_once(make_device: Any, send: Any) -> None:
+    device = make_device("fence")
+    assert send(item(device, "event", {"event": "tamper"})).alarms_raised
+    assert not Notification.objects.filter(kind="alarm_grid").exists()

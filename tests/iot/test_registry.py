@@ -3,6 +3,7 @@ agrees with the rule language's own Python back end."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any
 
@@ -10,8 +11,12 @@ import pytest
 
 from jiayuan.core.errors import ValidationFailed
 from jiayuan.core.rules import RuleError
+from jiayuan.iot import refs
 from jiayuan.iot.devicetypes import DEVICE_TYPES, validate_payload
+from jiayuan.iot.models import Alarm, AlarmRule, DeviceType
 from jiayuan.iot.registry import compile_condition, predicate, registry_for, validate_rule
+
+from .conftest import item
 
 TODAY = dt.date(2026, 11, 28)
 
@@ -80,3 +85,46 @@ def test_payload_schema_checks() -> None:
     assert "number" in (validate_payload(gas, "telemetry", {"lel": True}) or "")
     assert "sends no" in (validate_payload(DEVICE_TYPES["door_sensor"][2], "telemetry", {}) or "")
     assert "object" in (validate_payload(gas, "heartbeat", [1]) or "")
+
+
+# --- defect 6: a changed device-type schema reaches a running process -------------------------
+def test_a_changed_schema_reaches_the_running_pipeline(make_device: Any, send: Any) -> None:
+    # given a running pipeline that has already validated and evaluated gas readings
+    device = make_device("gas")
+    assert send(item(device, "telemetry", {"lel": 3.0})).stored == 1
+    # when the gas type is saved with a new field (carbon monoxide) and a tighter %LEL range
+    gas = DeviceType.objects.get(code="gas")
+    schema = copy.deepcopy(gas.schema)
+    schema["telemetry"]["co_ppm"] = {"type": "int", "min": 0, "max": 2000, "label": "一氧化碳"}
+    schema["telemetry"]["lel"]["max"] = 50
+    gas.schema = schema
+    gas.save()
+    # then a rule on the new field is checked against the stored schema and can be saved
+    validate_rule(kind="event", condition="co_ppm >= 200", clear_condition="", type_code="gas",
+                  schema=schema)  # fmt: skip
+    AlarmRule.objects.create(
+        code="co_high", name="一氧化碳超标", device_type=gas, kind="event",
+        message_kind="telemetry", condition="co_ppm >= 200", severity="major",
+    )  # fmt: skip
+    # and once the process looks at the types again (every few seconds), the same
+    # pipeline validates with the new schema and runs the new rule
+    refs.TYPES.checked_at -= refs.TYPES_CHECK_S
+    result = send(
+        item(device, "telemetry", {"lel": 60.0}),
+        item(device, "telemetry", {"lel": 4.0, "co_ppm": 350}),
+    )
+    assert result.stored == 1
+    assert [r.index for r in result.rejected] == [0] and "lel" in result.rejected[0].reason
+    assert Alarm.objects.filter(device=device, rule__code="co_high").count() == 1
+
+
+def test_the_type_check_is_one_cheap_query_every_few_seconds(
+    make_device: Any, django_assert_num_queries: Any
+) -> None:
+    device = make_device("smoke")
+    refs.TYPES.get(device.device_type_id)  # loaded
+    with django_assert_num_queries(0):  # within the interval: nothing asked
+        refs.TYPES.get(device.device_type_id)
+    refs.TYPES.checked_at -= refs.TYPES_CHECK_S
+    with django_assert_num_queries(1):  # after it, unchanged: only the version is read
+        refs.TYPES.get(device.device_type_id)

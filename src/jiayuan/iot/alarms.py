@@ -29,7 +29,14 @@ from .devicetypes import ACTIVITY
 from .lifecycle import auto_clear, raise_alarm
 from .models import Alarm, AlarmRule, Device, RuleState
 from .refs import DeviceRef, locked_ids
-from .registry import Predicate, Subject, compile_condition, predicate, registry_for
+from .registry import (
+    Predicate,
+    Subject,
+    compile_condition,
+    predicate,
+    registry_for,
+    schema_key,
+)
 
 RULES_TTL_S = 5.0
 CLEARED_BY_RULE = "clear_condition"
@@ -91,6 +98,8 @@ class RuleBook:
             if rule.kind == RuleKind.OFFLINE:
                 offline.append(rule)
                 continue
+            if rule.kind == RuleKind.AREA_OFFLINE:
+                continue  # raised and cleared by the offline job, never by a message
             dtype = rule.device_type
             code = dtype.code if dtype else None
             schema = dtype.schema if dtype else None
@@ -114,15 +123,16 @@ class RuleBook:
         return found
 
 
-_compiled: dict[tuple[str | None, str], Predicate] = {}
+_compiled: dict[tuple[str | None, str, str], Predicate] = {}
 
 
 def _compile(source: str, type_code: str | None, schema: Any) -> Predicate | None:
-    """A condition's predicate, compiled once per process (reloading the rule book every
-    few seconds then costs one query, not a parse of every rule)."""
+    """A condition's predicate, compiled once per process and schema (reloading the rule
+    book every few seconds then costs one query, not a parse of every rule; a type saved
+    with a new schema compiles its rules again against it)."""
     if not source.strip():
         return None
-    key = (type_code, source)
+    key = (type_code, source, schema_key(schema))
     if key not in _compiled:
         _compiled[key] = predicate(compile_condition(source, registry_for(type_code, schema)))
     return _compiled[key]

@@ -24,6 +24,9 @@ class RuleKind(models.TextChoices):
     THRESHOLD = "threshold", _("阈值持续")
     REPEAT = "repeat", _("窗口内重复")
     OFFLINE = "offline", _("离线")
+    # Many devices of one area silent together: one alarm for the area (a gateway or a
+    # power failure) instead of one per device; raised by the offline job.
+    AREA_OFFLINE = "area_offline", _("区域集中离线")
     WELFARE = "welfare", _("独居老人关怀")
 
 
@@ -72,3 +75,5 @@ class EscalationLevel(models.IntegerChoices):
 class IngestSource(models.TextChoices):
     MQTT = "mqtt", "MQTT"
     HTTP = "http", "HTTP"
+    # The demo's keep-alive simulator, fed straight into the pipeline (no broker, no web).
+    SIMULATOR = "sim", _("模拟器")

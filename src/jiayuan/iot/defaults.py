@@ -103,6 +103,12 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "duration_s": 30 * 60, "severity": Severity.MINOR,
         "description": "30分钟没有收到任何消息（含心跳）",
     },
+    "area_offline": {
+        "name": "区域设备集中离线", "device_type": None, "kind": RuleKind.AREA_OFFLINE,
+        "count": 10, "severity": Severity.MAJOR, "escalate_after_min": 30,
+        "description": "同一区域至少10台、且过半设备在同一轮检查中离线（疑似网关故障或停电）："
+                       "合并为一条区域告警，不再逐台告警",
+    },
     "welfare": {
         "name": "独居老人24小时无活动", "device_type": None, "kind": RuleKind.WELFARE,
         "duration_s": 24 * 3600, "severity": Severity.MAJOR, "opens_case": True,

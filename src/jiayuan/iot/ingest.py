@@ -273,7 +273,7 @@ def ingest_batch(
         valid.append(outcome)
     with transaction.atomic():
         if dead:
-            DeadLetter.objects.bulk_create(dead)
+            store_dead_letters(dead)
         new = _insert(valid, now)
         result.stored = len(new)
         result.duplicates += len(valid) - len(new)
@@ -295,15 +295,63 @@ def ingest_batch(
 def _dead_letter(
     item: dict[str, Any], source: str, reason: str, device: DeviceRef | None, now: dt.datetime
 ) -> DeadLetter:
+    topic = str(item.get("topic") or "")[:200]
+    serial = str(item.get("serial") or "")[:64]
+    payload = _text(item.get("body"))[:10000]
     return DeadLetter(
         received_at=now,
+        last_received_at=now,
         source=source,
-        topic=str(item.get("topic") or "")[:200],
-        serial=str(item.get("serial") or "")[:64],
-        payload=_text(item.get("body"))[:10000],
+        topic=topic,
+        serial=serial,
+        payload=payload,
         reason=reason[:300],
         area_path=device.area_path if device is not None else "",
+        fingerprint=DeadLetter.fingerprint_of(serial, topic, payload),
     )
+
+
+_DEAD_COLUMNS = (
+    "received_at", "last_received_at", "source", "topic", "serial", "payload", "reason",
+    "area_path", "fingerprint", "count",
+)  # fmt: skip
+
+
+def store_dead_letters(rows: list[DeadLetter]) -> None:
+    """Keep refused messages once each: a message seen before (the broker redelivering
+    what was never acknowledged, a device resending the same bytes) raises the stored
+    row's ``count`` and ``last_received_at`` instead of adding a row. One
+    ``INSERT … ON CONFLICT (fingerprint) DO UPDATE`` (PostgreSQL, SQLite ≥ 3.24), so two
+    ingest processes refusing the same redelivered message still keep one row."""
+    merged: dict[str, DeadLetter] = {}
+    for row in rows:
+        key = row.fingerprint or DeadLetter.fingerprint_of(row.serial, row.topic, row.payload)
+        row.fingerprint = key
+        first = merged.get(key)
+        if first is None:
+            merged[key] = row
+        else:
+            first.count += 1
+            first.last_received_at = max(first.last_received_at, row.last_received_at)
+    table = DeadLetter._meta.db_table
+    columns = ", ".join(_DEAD_COLUMNS)
+    unique = list(merged.values())
+    with connection.cursor() as cursor:
+        for start in range(0, len(unique), 200):
+            chunk = unique[start : start + 200]
+            values = ", ".join(["(" + ", ".join(["%s"] * len(_DEAD_COLUMNS)) + ")"] * len(chunk))
+            params: list[Any] = []
+            for r in chunk:
+                params += [
+                    _db_ts(r.received_at), _db_ts(r.last_received_at), r.source, r.topic,
+                    r.serial, r.payload, r.reason, r.area_path, r.fingerprint, r.count,
+                ]  # fmt: skip
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608 - fixed names; values are parameters
+                f"ON CONFLICT (fingerprint) DO UPDATE SET count = {table}.count + excluded.count, "
+                "last_received_at = excluded.last_received_at",
+                params,
+            )
 
 
 # Database sessions (PostgreSQL connections) that already have the COPY scratch table.
@@ -315,8 +363,9 @@ def dead_letter_raw(item: dict[str, Any], source: str, reason: str) -> DeadLette
     refs = device_refs([str(item.get("serial") or "")])
     device = next(iter(refs.values()), None)
     row = _dead_letter(item, source, reason, device, timezone.now())
-    row.save()
-    return row
+    with transaction.atomic():
+        store_dead_letters([row])
+    return DeadLetter.objects.get(fingerprint=row.fingerprint)
 
 
 def _insert(valid: list[_Valid], now: dt.datetime) -> list[_Valid]:

@@ -92,12 +92,16 @@ def raise_alarm(
     at: dt.datetime,
     detail: dict[str, Any] | None = None,
     count: int = 1,
+    title: str = "",
 ) -> tuple[Alarm, bool]:
     """Raise ``rule`` on ``device``, or count a repeat on its open alarm.
 
     Returns the alarm and whether it is new. A new alarm of a rule that opens cases
     gets its case in the same transaction (a failure to open the case is logged and
-    retried by the escalation job rather than losing the alarm)."""
+    retried by the escalation job rather than losing the alarm), and a critical one
+    (fire, gas, an emergency call) is told at once to the grid workers of the place
+    (:func:`tell_grid`), whoever the case is routed to. ``title`` defaults to the
+    device's name and the rule's."""
     with transaction.atomic():
         current = _open_alarm(device, rule)
         if current is not None:
@@ -106,7 +110,7 @@ def raise_alarm(
             device=device,
             rule=rule,
             severity=rule.severity,
-            title=f"{device.name or device.serial} {rule.name}"[:200],
+            title=(title or f"{device.name or device.serial} {rule.name}")[:200],
             detail=detail or {},
             count=count,
             first_at=at,
@@ -125,6 +129,8 @@ def raise_alarm(
         audit.record(AuditEntry.Action.CREATE, alarm, None, audit.snapshot(alarm), rule.code)
         if rule.opens_case:
             open_case(alarm)
+            if alarm.severity == Severity.CRITICAL:
+                tell_grid(alarm)
     return alarm, True
 
 
@@ -198,6 +204,38 @@ def open_case(alarm: Alarm) -> str:
         log.exception("could not open the case of alarm %s", alarm.pk)
         return ""
     return alarm.case_ref
+
+
+GRID_DEPTH = 5  # county/street/community/zone/grid
+
+
+def grid_workers(device: Device) -> list[Any]:
+    """The active grid workers (网格员 accounts) of the grid a device's dwelling — or,
+    without a dwelling, the device itself — lies in."""
+    path = device.dwelling.area_path if device.dwelling_id and device.dwelling else ""
+    parts = (path or device.area_path).rstrip("/").split("/")
+    if len(parts) < GRID_DEPTH:
+        return []
+    grid_path = "/".join(parts[:GRID_DEPTH]) + "/"
+    members = Membership.objects.filter(
+        area_path=grid_path, role=Role.GRID_WORKER, active=True, user__is_active=True
+    ).select_related("user")
+    return [m.user for m in members.order_by("id")]
+
+
+def tell_grid(alarm: Alarm) -> int:
+    """Tell the grid workers of the alarm's place at once (inbox notice), beside the case
+    the request loop routes: for a fire or a gas leak the grid worker is the nearest
+    responder, whatever level the case starts at. Runs in the alarm's transaction."""
+    case = f"，已生成工单 {alarm.case_ref}" if alarm.case_ref else ""
+    return send_notice(
+        Alarm,
+        grid_workers(alarm.device),
+        kind="alarm_grid",
+        title=f"紧急告警：{alarm.title}"[:100],
+        body=f"{alarm.get_severity_display()}告警，请立即到场处置{case}。",
+        link=reverse("iot:alarm", args=[alarm.pk]),
+    )
 
 
 def _case_description(alarm: Alarm) -> str:

@@ -43,7 +43,11 @@ class Placed(Protocol):
 class DeviceType(models.Model):
     """A kind of device (设备类型) — smoke detector, gas detector, face gate … — with the
     schema its messages must follow. Rows come from ``devicetypes.py``; the schema is
-    stored so that a vendor-specific type can be added without a release."""
+    stored so that a vendor-specific type can be added without a release.
+
+    ``updated_at`` is what running ingest processes watch (``refs.TYPES``): a type saved
+    with a new schema reaches them within seconds. Change types with ``save()``, not
+    ``QuerySet.update()``, which leaves ``updated_at`` as it was."""
 
     code = models.CharField(_("编码"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=50)
@@ -52,6 +56,7 @@ class DeviceType(models.Model):
     activity = models.BooleanField(
         _("反映居家活动"), default=False, help_text=_("门磁、水表：用于独居老人关怀")
     )
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["code"]
@@ -157,7 +162,12 @@ class Message(models.Model):
 
 class DeadLetter(models.Model):
     """A message that could not be accepted (死信), kept raw with the reason, so that a
-    vendor's bad firmware is visible instead of silently dropped."""
+    vendor's bad firmware is visible instead of silently dropped.
+
+    Kept once: ``fingerprint`` is a hash of what arrived (device serial, topic, raw
+    payload), so the broker redelivering an unacknowledged message, or a device
+    resending the same bytes, raises ``count`` and ``last_received_at`` on the one row
+    instead of adding another (see :meth:`fingerprint_of`)."""
 
     received_at = models.DateTimeField(_("接收时间"), default=timezone.now, db_index=True)
     source = models.CharField(_("来源"), max_length=8, choices=IngestSource.choices)
@@ -167,6 +177,10 @@ class DeadLetter(models.Model):
     reason = models.CharField(_("原因"), max_length=300)
     # Blank when the device is unknown: such rows are visible to county-wide users only.
     area_path = models.CharField(max_length=64, blank=True, db_index=True)
+    # Null only for rows written around ingest (fixtures, imports): never a conflict.
+    fingerprint = models.CharField(max_length=64, unique=True, null=True, editable=False)
+    count = models.PositiveIntegerField(_("收到次数"), default=1)
+    last_received_at = models.DateTimeField(_("最近接收"), default=timezone.now)
 
     scope_field = "area_path"
     objects = ScopedQuerySet.as_manager()
@@ -178,6 +192,18 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.serial or '?'}: {self.reason}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.fingerprint:
+            self.fingerprint = self.fingerprint_of(self.serial, self.topic, self.payload)
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def fingerprint_of(serial: str, topic: str, payload: str) -> str:
+        """The identity of a dead letter, from the columns as stored (so existing rows
+        can be fingerprinted the same way)."""
+        raw = "\x1f".join((serial, topic, payload))
+        return hashlib.sha256(raw.encode("utf-8", errors="replace")).hexdigest()
 
 
 class AlarmRule(models.Model):
@@ -303,6 +329,11 @@ class Alarm(ScopedModel):
         return f"#{self.pk} {self.title}"
 
     def derive_area_path(self) -> str:
+        # An area-level alarm (many devices of one area silent together) belongs to that
+        # area, not to the device it hangs on; only such alarms carry ``area_path``.
+        if isinstance(self.detail, dict) and self.detail.get("area_path"):
+            if self.rule.kind == RuleKind.AREA_OFFLINE:
+                return str(self.detail["area_path"])
         return self.device.area_path
 
     @property

@@ -14,6 +14,8 @@ explanation needs.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -68,12 +70,25 @@ def build_registry(label: str, schema: dict[str, KindSchema]) -> Registry:
     return registry
 
 
+def schema_key(schema: Any) -> str:
+    """A short stable key of a schema's content (``""`` for none): caches of what was
+    built from a schema are keyed by it, so a changed schema is never served stale."""
+    if not schema:
+        return ""
+    text = json.dumps(schema, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
 def registry_for(type_code: str | None, schema: dict[str, KindSchema] | None = None) -> Registry:
     """The registry for rules on one device type (``None``: any type: ``kind``, ``battery``).
 
-    Shipped types come from ``devicetypes``; a type added in the database passes its
-    stored ``schema``."""
-    key = type_code or ""
+    Shipped types come from ``devicetypes``; a type stored in the database passes its
+    stored ``schema``. Registries are cached per type *and* schema content: a running
+    process (ingest, web) that reads a type saved with a new schema builds the new
+    registry instead of checking rules against the old one."""
+    if type_code is not None and schema is None:
+        schema = DEVICE_TYPES[type_code][2] if type_code in DEVICE_TYPES else {}
+    key = f"{type_code or ''}:{schema_key(schema)}"
     if key not in _registries:
         if type_code is None:
             found: dict[str, KindSchema] = {
@@ -82,14 +97,12 @@ def registry_for(type_code: str | None, schema: dict[str, KindSchema] | None = N
             }
             _registries[key] = build_registry("设备消息", found)
         else:
-            if schema is None:
-                schema = DEVICE_TYPES[type_code][2] if type_code in DEVICE_TYPES else {}
-            _registries[key] = build_registry(type_code, schema)
+            _registries[key] = build_registry(type_code, schema or {})
     return _registries[key]
 
 
 def forget_registries() -> None:
-    """Drop cached registries (after a device type's schema changed)."""
+    """Drop every cached registry (they are rebuilt on next use)."""
     _registries.clear()
 
 
@@ -143,6 +156,12 @@ def validate_rule(
         )  # fmt: skip
     if kind in (RuleKind.OFFLINE, RuleKind.WELFARE) and duration_s <= 0:
         raise ValidationFailed("请填写时长", "a duration is required", field="duration_s")
+    if kind == RuleKind.AREA_OFFLINE and count < 2:
+        raise ValidationFailed(
+            "区域集中离线规则的次数是同时离线的最少设备数(≥2)",
+            "an area-offline rule's count is the least number of silent devices (≥ 2)",
+            field="count",
+        )
 
 
 # --- the hot path ---------------------------------------------------------------------
