@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
+from django.dispatch import Signal
+from django.utils import timezone
 
 from jiayuan.core import actions, audit, idnumber, pii
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -15,10 +18,18 @@ from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
 from jiayuan.org.models import Area
 
-from .models import Person
+from .models import Person, PersonTag
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
 PII_INPUTS = ("id_number", "phone")
+
+# Sent inside the transaction that moves a person to another area (a new dwelling in
+# another grid, building or unit), after the person's own row and tags have moved, with
+# ``person``, ``old_path``, ``new_path`` and ``actor``. The apps above ``people`` that
+# keep rows on the person's area path (policies: benefits, open matches) move theirs,
+# so nothing of the resident stays visible to the old grid's worker. A receiver that
+# raises rolls the move back.
+person_moved = Signal()
 
 
 def validate_phone(raw: str) -> str:
@@ -88,10 +99,28 @@ def create_person(*, actor: Any, area: Area, **data: Any) -> Person:
 
 
 def update_person(person: Person, *, actor: Any, **data: Any) -> Person:
-    """Change a resident's record; a new ID number is validated and re-encrypted."""
+    """Change a resident's record; a new ID number is validated and re-encrypted. A
+    move to another area takes the person's tags (and, through :data:`person_moved`,
+    the other apps' rows about them) along in the same transaction."""
     data.update(pii_changes(data, current_hukou=person.hukou_code))
     _check_unique_id(data.get("id_number_index", ""), exclude_pk=person.pk)
-    return actions.update(person, actor=actor, **data)
+    with transaction.atomic():
+        old_path = person.area_path
+        actions.update(person, actor=actor, **data)
+        if person.area_path != old_path:
+            _follow_person(person, old_path, actor)
+    return person
+
+
+def _follow_person(person: Person, old_path: str, actor: Any) -> None:
+    """Re-home the rows that carry the person's area path. Tags keep their history
+    (ended rows move too): the old grid no longer sees anything of the resident."""
+    PersonTag.objects.filter(person=person).update(
+        area_path=person.area_path, updated_at=timezone.now()
+    )
+    person_moved.send(
+        sender=Person, person=person, old_path=old_path, new_path=person.area_path, actor=actor
+    )
 
 
 def search(queryset: QuerySet[Person], term: str) -> QuerySet[Person]:

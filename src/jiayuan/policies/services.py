@@ -173,3 +173,18 @@ def _add_benefit(
 
 def _label(status: str) -> str:
     return str(MatchStatus(status).label)
+
+
+def follow_moved_person(person: Person, new_path: str) -> dict[str, int]:
+    """A resident moved to another area (``people.services.person_moved``): their
+    benefits and open matches (the door-to-door tasks) move to the new area's grid
+    worker, in the mover's transaction. Closed matches stay where the visit was done:
+    they are the old grid's record of its own work."""
+    now = timezone.now()
+    benefits = ReceivedBenefit.objects.filter(person=person).update(
+        area_path=new_path, updated_at=now
+    )
+    matches = Match.objects.filter(person=person, status__in=OPEN_STATUSES).update(
+        area_path=new_path, updated_at=now
+    )
+    return {"benefits": benefits, "matches": matches}
