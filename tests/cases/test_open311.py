@@ -602,7 +602,7 @@ def test_bad_filters_are_400(client: Client, fmt: str, query: str, needle: str) 
 
 
 def test_list_is_capped_and_newest_first(client: Client, make_case: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr(open311, "MAX_RESULTS", 3)
+    monkeypatch.setattr(open311.reading, "MAX_RESULTS", 3)
     now = timezone.now()
     made = [make_case(received_at=now - dt.timedelta(hours=h)) for h in range(5)]
     data = client.get(f"{BASE}/requests.json").json()
