@@ -14,25 +14,62 @@ For each active policy, one pass over the whole population in the database:
    upcoming matches dated the first day they qualify (people turning 60, 65, 80).
 
 A re-run on the same data changes nothing: every step compares with what is stored.
+
+**Incremental runs.** A policy's pass is *full* the first time, after its rule or its
+matching settings change (a fingerprint kept in the run's summary), when the run goes
+back in time or its last run is older than the change log keeps. Otherwise the same
+steps run restricted to the persons whose outcome can have changed since the policy's
+last run (its *baseline*: watermark ``W`` and date ``D0``), and nothing else is read:
+
+* persons whose inputs changed after ``W`` (less a margin for transactions still open
+  at ``W``): rows created since (``created_at``) and rows updated or deleted since (the
+  :class:`~.models.PersonChange` log written by database triggers), for persons, their
+  tags, their benefits and their household's tags; a person changed, created or gone
+  brings their housemates (household size, living alone);
+* persons whose date-driven conditions cross between the runs: on the days
+  ``(D0, D]`` (today's verdict) and ``(D0 + L, D + L]`` (the look-ahead horizon ``L``),
+  a tag or a benefit starting or ending, a death, a settled match's recheck interval
+  ending, and birthdays at the ages the rule's leaves compare with (``age >= 80`` →
+  births 80 years before those days; any age when the rule computes with ``age``);
+* the policy's upcoming matches whose day has come, and its matches finalised since.
+
+Outside those persons a full pass would change nothing: their rule inputs and every
+date their verdict depends on are as at ``D0``. ``tests/policies/test_incremental.py``
+checks that incremental and full passes agree on random changes.
+
+**Set-based writes.** New matches are written by one ``INSERT … SELECT`` per policy:
+the eligibility query with the rule's input columns, the recorded inputs assembled by
+the database (``json_object`` on SQLite, ``jsonb_build_object`` on PostgreSQL) exactly
+as :meth:`Rule.read_inputs` would write them, so :func:`explain` replays the trace from
+them. A rule whose inputs the database cannot encode so (decimals, tag attributes) or
+whose check items depend on the person is written through Python as before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from tqdm import tqdm
 
 from jiayuan.core.roles import Perm
 from jiayuan.core.rules import Outcome, Rule
+from jiayuan.core.rules import typed as t
+from jiayuan.core.rules.age import years_before
+from jiayuan.core.rules.inputs import leaves
+from jiayuan.core.rules.types import BOOL, DATE, INT, STR, EnumType
 from jiayuan.people.choices import ResidenceStatus
-from jiayuan.people.models import Person
+from jiayuan.people.models import HouseholdTag, Person, PersonTag
 from jiayuan.people.rules_fields import PersonFacts, facts_of
 
 from .choices import (
@@ -44,7 +81,16 @@ from .choices import (
     MatchStatus,
     RunStatus,
 )
-from .models import Match, MatchEvent, MatchRun, Parameter, Policy, ReceivedBenefit, RuleVersion
+from .models import (
+    Match,
+    MatchEvent,
+    MatchRun,
+    Parameter,
+    PersonChange,
+    Policy,
+    ReceivedBenefit,
+    RuleVersion,
+)
 from .registry import compile_policy_rule, load_benefits, receives, receiving_on
 
 logger = logging.getLogger(__name__)
@@ -53,6 +99,18 @@ CHUNK = 2000
 # Above this many new matches the explanation query re-runs the rule once over everyone
 # instead of looking persons up by id in chunks.
 ONE_PASS_ABOVE = 20000
+
+# Bump when what a pass computes changes: every policy's next pass is then full.
+ENGINE = 2
+# Changes committed by transactions still open at a run's watermark carry an earlier
+# timestamp: the next run reads the log from this much before the watermark.
+MARGIN = dt.timedelta(minutes=10)
+# How long the change log is kept; a policy whose last run is older runs in full.
+RETENTION = dt.timedelta(days=35)
+# Ages checked for birthdays when a rule computes with ``age`` instead of comparing it.
+MAX_AGE = 150
+# Birthdays of 29 February and month ends: windows are widened by this many days.
+SLACK = dt.timedelta(days=3)
 
 ELIGIBLE = "eligible"
 CANDIDATE = "candidate"
@@ -109,16 +167,34 @@ class PolicyResult:
     open: int = 0
     seconds: float = 0.0
     closed_by_reason: dict[str, int] = field(default_factory=dict)
+    mode: str = "full"
+    fingerprint: str = ""
+    # persons re-evaluated by an incremental pass
+    scope: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "new": self.new,
             "closed": self.closed,
             "upcoming": self.upcoming,
             "open": self.open,
             "seconds": round(self.seconds, 3),
             "closed_by_reason": self.closed_by_reason,
+            "mode": self.mode,
+            "fingerprint": self.fingerprint,
         }
+        if self.scope is not None:
+            out["scope"] = self.scope
+        return out
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What an incremental pass starts from: the policy's last pass."""
+
+    watermark: dt.datetime
+    ref_date: dt.date
+    open: int
 
 
 def run_matching(
@@ -127,22 +203,33 @@ def run_matching(
     codes: Sequence[str] | None = None,
     user: Any = None,
     progress: bool = False,
+    full: bool = False,
 ) -> MatchRun:
-    """Match every enabled policy (or ``codes``) over the whole population on
-    ``ref_date`` (today by default). Idempotent; returns the run with its summary."""
+    """Match every enabled policy (or ``codes``) on ``ref_date`` (today by default):
+    incrementally where a policy's last pass allows it, in full otherwise or with
+    ``full=True``. Idempotent; returns the run with its summary."""
     day = ref_date or timezone.localdate()
-    run = MatchRun.objects.create(ref_date=day, triggered_by=user)
+    run = MatchRun.objects.create(ref_date=day, triggered_by=user, watermark=timezone.now())
     policies = Policy.objects.filter(enabled=True).order_by("code")
     if codes:
         policies = policies.filter(code__in=codes)
     summary: dict[str, Any] = {}
+    changes = Changes()
     bar = tqdm(list(policies), desc="政策匹配", unit="项", disable=not progress)
     try:
         for policy in bar:
             bar.set_postfix_str(policy.code)
             started = timezone.now()
+            print_ = fingerprint(policy)
+            base = None if full else baseline(policy, print_, day, run)
             with transaction.atomic():
-                result = match_policy(policy, day, run)
+                if base is None:
+                    result = match_policy(policy, day, run)
+                else:
+                    scope = changes.scope(policy, base, day)
+                    result = match_policy(policy, day, run, scope=scope, open_before=base.open)
+                    result.mode, result.scope = "incremental", len(scope)
+            result.fingerprint = print_
             result.seconds = (timezone.now() - started).total_seconds()
             summary[policy.code] = result.as_json()
     except Exception as exc:
@@ -152,7 +239,41 @@ def run_matching(
         raise
     run.status, run.summary, run.finished_at = RunStatus.DONE, summary, timezone.now()
     run.save()
+    PersonChange.objects.filter(at__lt=run.watermark - RETENTION).delete()
     return run
+
+
+def fingerprint(policy: Policy) -> str:
+    """What a policy's matches depend on besides the residents' data: a change makes the
+    next pass full."""
+    parts = (
+        ENGINE, policy.rule, policy.version, policy.lookahead_days, policy.recheck_days,
+        policy.active_from, policy.active_until,
+    )  # fmt: skip
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def baseline(policy: Policy, print_: str, day: dt.date, run: MatchRun) -> Baseline | None:
+    """The policy's last pass if an incremental pass on ``day`` may start from it."""
+    earlier = (
+        MatchRun.objects.filter(
+            watermark__isnull=False, status__in=[RunStatus.DONE, RunStatus.FAILED]
+        )
+        .exclude(pk=run.pk)
+        .order_by("-watermark", "-pk")
+        .values_list("watermark", "ref_date", "summary")
+    )
+    for watermark, ref_date, summary in earlier.iterator(chunk_size=50):
+        entry = (summary or {}).get(policy.code)
+        if entry is None:
+            continue
+        usable = (
+            entry.get("fingerprint") == print_
+            and ref_date <= day
+            and watermark >= run.watermark - RETENTION
+        )
+        return Baseline(watermark, ref_date, int(entry.get("open", 0))) if usable else None
+    return None
 
 
 def rule_version(policy: Policy) -> RuleVersion:
@@ -162,9 +283,20 @@ def rule_version(policy: Policy) -> RuleVersion:
     return found
 
 
-def _candidates(policy: Policy, rule: Rule, day: dt.date) -> QuerySet[Person]:
-    """Persons the rule holds for on ``day`` who neither receive the benefit (nor have it
-    granted from a later date) nor were settled recently."""
+def ids_in(ids: Collection[int]) -> RawSQL:
+    """A set of ids as one parameter, for ``pk__in=``: an array on PostgreSQL, a JSON
+    list on SQLite (no limit on the number of ids, one statement to prepare)."""
+    ordered = sorted(ids)
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [ordered], output_field=BigIntegerField())
+    return RawSQL(
+        "SELECT value FROM json_each(%s)", [json.dumps(ordered)], output_field=BigIntegerField()
+    )
+
+
+def _candidate_q(policy: Policy, rule: Rule, day: dt.date) -> Q:
+    """The rule holds on ``day``, and the person neither receives the benefit (nor has it
+    granted from a later date) nor was settled recently."""
     # in force, or granted to start later: either way no door visit is needed
     receiving = ReceivedBenefit.objects.filter(
         Q(until__isnull=True) | Q(until__gt=day), person=OuterRef("pk"), policy=policy
@@ -178,61 +310,193 @@ def _candidates(policy: Policy, rule: Rule, day: dt.date) -> QuerySet[Person]:
         status__in=SETTLED_STATUSES,
         closed_at__gte=settled_since,
     )
-    return rule.filter(Person.objects.all(), day).filter(~Exists(receiving), ~Exists(settled))
+    return rule.q(day) & ~Q(Exists(receiving)) & ~Q(Exists(settled))
 
 
-def match_policy(policy: Policy, day: dt.date, run: MatchRun | None = None) -> PolicyResult:
-    """One policy's pass (see the module docstring). Call inside a transaction."""
+def _candidates(
+    policy: Policy, rule: Rule, day: dt.date, scope: Collection[int] | None = None
+) -> QuerySet[Person]:
+    """Persons (of ``scope`` when given) the rule holds for on ``day`` who neither
+    receive the benefit nor were settled recently."""
+    qs = Person.objects.all() if scope is None else Person.objects.filter(pk__in=ids_in(scope))
+    return qs.filter(_candidate_q(policy, rule, day))
+
+
+def _open_match(policy: Policy) -> Exists:
+    return Exists(
+        Match.objects.filter(person=OuterRef("pk"), policy=policy, status__in=OPEN_STATUSES)
+    )
+
+
+def match_policy(
+    policy: Policy,
+    day: dt.date,
+    run: MatchRun | None = None,
+    *,
+    scope: Collection[int] | None = None,
+    open_before: int | None = None,
+) -> PolicyResult:
+    """One policy's pass (see the module docstring), over everyone or over ``scope``
+    (the persons an incremental pass re-evaluates; ``open_before`` is then the policy's
+    count of open matches before the pass). Call inside a transaction."""
     result = PolicyResult()
+    opened = Match.objects.filter(policy=policy, status__in=OPEN_STATUSES)
+    if scope is not None:
+        opened = opened.filter(person_id__in=ids_in(scope))
     open_rows = {
         person_id: (pk, status)
-        for person_id, pk, status in Match.objects.filter(
-            policy=policy, status__in=OPEN_STATUSES
-        ).values_list("person_id", "pk", "status")
+        for person_id, pk, status in opened.values_list("person_id", "pk", "status")
     }
     if not policy.active_on(day):
         closing = [pk for pk, status in open_rows.values() if status in CLOSABLE_STATUSES]
         result.closed = _close(closing, CloseReason.POLICY_ENDED, day)
         result.closed_by_reason = {CloseReason.POLICY_ENDED: result.closed} if closing else {}
+        result.open = (len(open_rows) if open_before is None else open_before) - result.closed
         return result
 
     rule = compile_policy_rule(policy.rule)
     version = rule_version(policy)
     params = parameters_on(policy, day)
-    eligible = set(_candidates(policy, rule, day).values_list("pk", flat=True))
-
-    new_ids = [pid for pid in eligible if pid not in open_rows]
+    # who qualifies today matters only against open matches: the new ones are written
+    # by the database straight from the eligibility query
+    eligible: set[int] = set()
+    if open_rows:
+        eligible = set(_candidates(policy, rule, day, scope).values_list("pk", flat=True))
     arrived = [
         open_rows[pid][0]
         for pid in eligible
         if pid in open_rows and open_rows[pid][1] == MatchStatus.UPCOMING
     ]
-    # persons who qualify on the look-ahead horizon (upcoming matches wait for them)
-    later: set[int] = set()
+    leaving = {
+        pid: (pk, status)
+        for pid, (pk, status) in open_rows.items()
+        if pid not in eligible and status in CLOSABLE_STATUSES
+    }
+    waiting: set[int] = set()
+    held: set[int] = set()
     if policy.lookahead_days:
         horizon = day + dt.timedelta(days=policy.lookahead_days)
-        later = set(_candidates(policy, rule, horizon).values_list("pk", flat=True))
-    gone = {
-        pid: pk
-        for pid, (pk, status) in open_rows.items()
-        if pid not in eligible
-        and status in CLOSABLE_STATUSES
-        and not (status == MatchStatus.UPCOMING and pid in later)
-    }
+        # qualify on the horizon, not today, and have no open match: upcoming ones
+        waiting = set(
+            _candidates(policy, rule, horizon, scope)
+            .exclude(_candidate_q(policy, rule, day))
+            .exclude(_open_match(policy))
+            .values_list("pk", flat=True)
+        )
+        # upcoming matches keep waiting while the person qualifies on the horizon
+        upcoming = [pid for pid, (_, st) in leaving.items() if st == MatchStatus.UPCOMING]
+        if upcoming:
+            held = set(_candidates(policy, rule, horizon, upcoming).values_list("pk", flat=True))
+    gone = {pid: pk for pid, (pk, status) in leaving.items() if pid not in held}
     if arrived:
         _arrive(policy, rule, version, params, day, arrived)
-    if new_ids:
-        _create(policy, rule, version, params, day, new_ids, run, MatchStatus.PENDING)
-    result.new = len(new_ids) + len(arrived)
+    fresh = _candidates(policy, rule, day, scope).exclude(_open_match(policy))
+    new = _insert(policy, rule, version, params, day, fresh, run, MatchStatus.PENDING)
+    result.new = new + len(arrived)
     if gone:
         result.closed_by_reason = _close_gone(policy, day, gone)
         result.closed = sum(result.closed_by_reason.values())
-    if later:
-        waiting = later - eligible - set(open_rows)
+    if waiting:
         result.upcoming = _look_ahead(policy, rule, version, params, day, waiting, run)
     # arrived upcoming matches were open already; closed ones came out of open_rows
-    result.open = len(open_rows) - result.closed + len(new_ids) + result.upcoming
+    before = len(open_rows) if open_before is None else open_before
+    result.open = before - result.closed + new + result.upcoming
     return result
+
+
+def _insert(
+    policy: Policy,
+    rule: Rule,
+    version: RuleVersion,
+    params: dict[str, Any],
+    day: dt.date,
+    persons: QuerySet[Person],
+    run: MatchRun | None,
+    status: str,
+) -> int:
+    """Matches found on ``day`` for every person of ``persons``, with their recorded
+    inputs: one ``INSERT … SELECT`` when the database can write the inputs itself (see
+    :func:`inputs_json_sql`), else through Python (:func:`_create`)."""
+    items = rule.fixed_check_items
+    columns = rule.input_columns(day)
+    inputs_sql = inputs_json_sql(rule, "s") if items is not None else None
+    if inputs_sql is None:
+        ids = list(persons.values_list("pk", flat=True))
+        return _create(policy, rule, version, params, day, ids, run, status) if ids else 0
+    json_sql, json_params = inputs_sql
+    inner = (
+        persons.order_by()
+        .annotate(m_person=F("pk"), m_area=F("area_path"), **columns)
+        .values("m_person", "m_area", *columns)
+    )
+    try:
+        inner_sql, inner_params = inner.query.sql_with_params()
+    except EmptyResultSet:  # an empty scope: nobody to write
+        return 0
+    ops, now = connection.ops, timezone.now()
+    as_json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    kind = MatchKind.CANDIDATE if items else MatchKind.ELIGIBLE
+    # table and column names are the model's; every value is a parameter
+    sql = (
+        f"INSERT INTO {ops.quote_name(Match._meta.db_table)} (policy_id, person_id, area_path, "  # noqa: S608
+        "rule_version_id, run_id, kind, status, ref_date, eligible_on, due_on, inputs, "
+        "parameters, check_items, failed_item, close_reason, remark, created_at, updated_at) "
+        f"SELECT %s, s.m_person, s.m_area, %s, %s, %s, %s, %s, %s, %s, {json_sql}, "
+        f"{as_json}, {as_json}, '', '', '', %s, %s FROM ({inner_sql}) s"
+    )
+    sql_params = [
+        policy.pk, version.pk, run.pk if run else None, kind, status,
+        ops.adapt_datefield_value(day), ops.adapt_datefield_value(day),
+        ops.adapt_datefield_value(day + dt.timedelta(days=policy.visit_days)),
+        *json_params, json.dumps(params), json.dumps(items),
+        ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(now), *inner_params,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, sql_params)
+        return int(cursor.rowcount)
+
+
+def inputs_json_sql(rule: Rule, alias: str) -> tuple[str, list[Any]] | None:
+    """SQL building a match's recorded inputs from the columns of
+    :meth:`Rule.input_columns` selected as ``alias``: the JSON :meth:`Rule.read_inputs`
+    writes (enum labels, ISO dates, true/false/null). ``None`` when a leaf is of a kind
+    the database does not encode the same way (decimals, tag attributes)."""
+    postgres = connection.vendor == "postgresql"
+    key = "%s::text" if postgres else "%s"
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, node in enumerate(leaves(rule.tree)):
+        if isinstance(node, t.TRecordAttr):
+            return None
+        col = f"{alias}.{connection.ops.quote_name(f'rule_in_{i}')}"
+        rtype = node.type
+        if rtype == BOOL:
+            expr = col if postgres else (
+                f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN json('true') "
+                "ELSE json('false') END"
+            )  # fmt: skip
+        elif rtype in (INT, STR):
+            expr = col
+        elif rtype == DATE:
+            expr = f"to_char({col}, 'YYYY-MM-DD')" if postgres else col
+        elif isinstance(rtype, EnumType):
+            whens = " ".join(f"WHEN {key} THEN {key}" for _ in rtype.stored)
+            expr = f"CASE {col} {whens} ELSE NULL END"
+            params_enum = [v for value, stored in rtype.stored for v in (stored, value)]
+            parts.append(key)
+            params.append(node.src)
+            parts.append(expr)
+            params.extend(params_enum)
+            continue
+        else:
+            return None
+        parts.append(key)
+        params.append(node.src)
+        parts.append(expr)
+    if not parts:
+        return ("'{}'::jsonb" if postgres else "'{}'"), []
+    function = "jsonb_build_object" if postgres else "json_object"
+    return f"{function}({', '.join(parts)})", params
 
 
 def _inputs(
@@ -382,9 +646,7 @@ def _look_ahead(
         if not waiting:
             break
         on = day + dt.timedelta(days=offset)
-        hits = set(
-            _candidates(policy, rule, on).filter(pk__in=list(waiting)).values_list("pk", flat=True)
-        )
+        hits = set(_candidates(policy, rule, on, waiting).values_list("pk", flat=True))
         for pid in hits:
             first_day[pid] = on
         waiting -= hits
@@ -396,8 +658,214 @@ def _look_ahead(
         by_day.setdefault(on, []).append(pid)
     created = 0
     for on, ids in sorted(by_day.items()):
-        created += _create(policy, rule, version, params, on, ids, run, MatchStatus.UPCOMING)
+        persons = Person.objects.filter(pk__in=ids_in(ids))
+        created += _insert(policy, rule, version, params, on, persons, run, MatchStatus.UPCOMING)
     return created
+
+
+# --- what an incremental pass re-evaluates ------------------------------------------------
+Window = tuple[dt.date, dt.date]  # (after, up to and including)
+
+
+def crossing_windows(since: dt.date, day: dt.date, lookahead: int) -> list[Window]:
+    """The days on which a date-driven condition changing alters a pass on ``day`` made
+    after one on ``since``: today's verdict and the look-ahead horizon."""
+    ahead = dt.timedelta(days=lookahead)
+    spans = sorted([(since, day), (since + ahead, day + ahead)])
+    merged: list[Window] = []
+    for lo, hi in spans:
+        if lo >= hi:
+            continue
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _in_windows(column: str, windows: Sequence[Window]) -> Q:
+    out = Q(pk__in=[])
+    for lo, hi in windows:
+        out |= Q(**{f"{column}__gt": lo, f"{column}__lte": hi})
+    return out
+
+
+def age_thresholds(rule: Rule) -> set[int] | None:
+    """The ages at which the rule's verdict may change (``age >= 80``: 80; ``age > 80``:
+    81), birth itself included; ``None`` when the rule computes with ``age`` and any
+    birthday may matter."""
+    found = {0}
+    compared: set[int] = set()
+    for node in rule.tree.walk():
+        constants: list[Any] = []
+        if isinstance(node, t.TCompare):
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                if _is_age(side):
+                    compared.add(id(side))
+                    constants.append(other.value if isinstance(other, t.TConst) else None)
+        elif isinstance(node, t.TIn) and _is_age(node.operand):
+            compared.add(id(node.operand))
+            constants.extend(node.items)
+        for value in constants:
+            if not isinstance(value, int) or isinstance(value, bool):
+                return None
+            found |= {value, value + 1}
+    for node in rule.tree.walk():
+        if _is_age(node) and id(node) not in compared:
+            return None
+    return {a for a in found if 0 <= a <= MAX_AGE}
+
+
+def _is_age(node: t.TNode) -> bool:
+    return isinstance(node, t.TField) and not node.path and node.field.name == "age"
+
+
+def _under_thresholds(rule: Rule) -> set[int]:
+    """The ages ``household.members_under(n)`` counts below (members crossing them
+    change the household's count)."""
+    return {
+        int(node.args[0])
+        for node in rule.tree.walk()
+        if isinstance(node, t.TCall) and node.function.name == "members_under"
+    }
+
+
+def _births(thresholds: Iterable[int], windows: Sequence[Window]) -> Q:
+    """Persons reaching one of the ages ``thresholds`` on a day of ``windows``."""
+    out = Q(pk__in=[])
+    for age in sorted(thresholds):
+        for lo, hi in windows:
+            first, last = years_before(lo, age), years_before(hi, age)
+            if last is None:
+                continue
+            start = first - SLACK if first is not None and first > dt.date.min + SLACK else None
+            stop = last + SLACK if last < dt.date.max - SLACK else dt.date.max
+            out |= Q(birth_date__lte=stop) & (Q() if start is None else Q(birth_date__gt=start))
+    return out
+
+
+class Changes:
+    """The persons incremental passes re-evaluate, read once per run: what changed after
+    a watermark, and the date crossings between two run dates (see the module
+    docstring). Shared by the policies of a run, which mostly have the same baseline."""
+
+    def __init__(self) -> None:
+        self._since: dict[dt.datetime, frozenset[int]] = {}
+        self._dated: dict[tuple[Window, ...], frozenset[int]] = {}
+
+    def scope(self, policy: Policy, base: Baseline, day: dt.date) -> frozenset[int]:
+        rule = compile_policy_rule(policy.rule)
+        windows = crossing_windows(base.ref_date, day, policy.lookahead_days)
+        since = base.watermark - MARGIN
+        ids = set(self.changed_since(since)) | self.dated(windows)
+        if windows:
+            ages = age_thresholds(rule)
+            ids |= set(
+                Person.objects.filter(
+                    _births(range(MAX_AGE + 1) if ages is None else ages, windows)
+                ).values_list("pk", flat=True)
+            )
+            under = _under_thresholds(rule)
+            if under:
+                born = Person.objects.filter(_births(under | {0}, windows), household__isnull=False)
+                ids |= _members(set(born.values_list("household_id", flat=True)))
+        # settled matches whose recheck interval ends in a window
+        recheck = dt.timedelta(days=policy.recheck_days)
+        for lo, hi in windows:
+            start = timezone.make_aware(dt.datetime.combine(lo - recheck, dt.time.min))
+            stop = timezone.make_aware(dt.datetime.combine(hi - recheck, dt.time.max))
+            ids |= set(
+                Match.objects.filter(
+                    policy=policy,
+                    status__in=SETTLED_STATUSES,
+                    closed_at__gte=start - SLACK,
+                    closed_at__lte=stop + SLACK,
+                ).values_list("person_id", flat=True)
+            )
+        # upcoming matches whose day has come; matches finalised or closed since
+        ids |= set(
+            Match.objects.filter(
+                Q(status=MatchStatus.UPCOMING, eligible_on__lte=day)
+                | (
+                    ~Q(status__in=OPEN_STATUSES)
+                    & (Q(updated_at__gte=since) | Q(closed_at__gte=since))
+                ),
+                policy=policy,
+            ).values_list("person_id", flat=True)
+        )
+        return frozenset(ids)
+
+    def changed_since(self, since: dt.datetime) -> frozenset[int]:
+        """Persons whose rule inputs changed at or after ``since``, with housemates of
+        persons who changed, came or left."""
+        found = self._since.get(since)
+        if found is not None:
+            return found
+        persons: set[int] = set()
+        households: set[int] = set()
+        for pid, hid in PersonChange.objects.filter(at__gte=since).values_list(
+            "person_id", "household_id"
+        ):
+            if pid is not None:
+                persons.add(pid)
+            if hid is not None:
+                households.add(hid)
+        for pid, hid in Person.objects.filter(created_at__gte=since).values_list(
+            "pk", "household_id"
+        ):
+            persons.add(pid)
+            if hid is not None:
+                households.add(hid)
+        persons |= set(
+            PersonTag.objects.filter(created_at__gte=since).values_list("person_id", flat=True)
+        )
+        persons |= set(
+            ReceivedBenefit.objects.filter(created_at__gte=since).values_list(
+                "person_id", flat=True
+            )
+        )
+        households |= set(
+            HouseholdTag.objects.filter(created_at__gte=since).values_list(
+                "household_id", flat=True
+            )
+        )
+        found = self._since[since] = frozenset(persons | _members(households))
+        return found
+
+    def dated(self, windows: Sequence[Window]) -> set[int]:
+        """Persons with a tag or benefit starting or ending, or a death (and then the
+        housemates), on a day of ``windows``."""
+        key = tuple(windows)
+        found = self._dated.get(key)
+        if found is None:
+            persons: set[int] = set()
+            if windows:
+                tags = _in_windows("valid_from", windows) | _in_windows("valid_until", windows)
+                persons |= set(PersonTag.objects.filter(tags).values_list("person_id", flat=True))
+                benefits = _in_windows("since", windows) | _in_windows("until", windows)
+                persons |= set(
+                    ReceivedBenefit.objects.filter(benefits).values_list("person_id", flat=True)
+                )
+                households = set(
+                    HouseholdTag.objects.filter(tags).values_list("household_id", flat=True)
+                )
+                for pid, hid in Person.objects.filter(
+                    _in_windows("death_date", windows)
+                ).values_list("pk", "household_id"):
+                    persons.add(pid)
+                    if hid is not None:
+                        households.add(hid)
+                persons |= _members(households)
+            found = self._dated[key] = frozenset(persons)
+        return set(found)
+
+
+def _members(households: Collection[int]) -> set[int]:
+    if not households:
+        return set()
+    return set(
+        Person.objects.filter(household_id__in=ids_in(households)).values_list("pk", flat=True)
+    )
 
 
 # --- one person's matches, when their record changes ------------------------------------

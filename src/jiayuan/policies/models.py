@@ -167,6 +167,9 @@ class MatchRun(models.Model):
     )
     summary = models.JSONField(_("结果"), default=dict, blank=True)
     error = models.TextField(_("错误"), blank=True)
+    # Changes to residents from this instant on are the next run's to read: the
+    # incremental run re-evaluates only what changed since its baseline's watermark.
+    watermark = models.DateTimeField(_("数据截止时间"), null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -232,6 +235,26 @@ class Match(ScopedModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+class PersonChange(models.Model):
+    """A change log row (居民变更记录): a person's or a household's data that matching
+    rules read was updated or deleted. Written by database triggers on the people and
+    benefit tables (see migration 0003), so every path is seen: the action layer,
+    ``QuerySet.update()``, the bulk path and raw SQL alike. New rows need no log: their
+    ``created_at`` says when they came. The nightly run reads the rows after its
+    baseline's watermark and prunes the old ones."""
+
+    person_id = models.BigIntegerField(null=True, blank=True)
+    household_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("居民变更记录")
+        verbose_name_plural = _("居民变更记录")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} p{self.person_id} h{self.household_id}"
 
 
 class MatchEvent(models.Model):
