@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from django.contrib.auth import get_user_model
 
-from jiayuan.core.calendar import WorkClock
+from jiayuan.core.calendar import MINUTES_PER_WORKDAY, WorkClock
 from jiayuan.core.errors import BilingualError, PermissionDenied, ValidationFailed
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
@@ -389,9 +389,11 @@ def apply_resume(case: Case, ctx: Context) -> Effects:
 
 
 @applies("request_delay")
-def apply_request_delay(case: Case, ctx: Context, *, reason: str, minutes: int = 450) -> Effects:
+def apply_request_delay(
+    case: Case, ctx: Context, *, reason: str, minutes: int = MINUTES_PER_WORKDAY
+) -> Effects:
     """申请延期: ask the supervisors for more working time."""
-    if minutes <= 0 or minutes > 30 * 450:
+    if minutes <= 0 or minutes > 30 * MINUTES_PER_WORKDAY:
         raise ValidationFailed("延期时长无效", "invalid delay", field="minutes")
     case.delay_requested_minutes = minutes
     effects = first_event("request_delay", reason, minutes=minutes)

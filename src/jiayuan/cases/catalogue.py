@@ -1,15 +1,18 @@
 """The shipped category tree and departments (诉求分类, 职能部门).
 
-Limits are working minutes per stage (one working day = 450); a category may override
-any of them. Installed by a data migration and idempotent, so an administrator's edits
-of names or limits survive (only missing codes are added).
+Limits are working minutes per stage (one working day is ``MINUTES_PER_WORKDAY``, 450
+minutes); a category may override any of them. Installed by a data migration and
+idempotent, so an administrator's edits of names or limits survive (only missing codes
+are added).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-DAY = 450
+from jiayuan.core.calendar import MINUTES_PER_WORKDAY
+
+DAY = MINUTES_PER_WORKDAY
 
 DEPARTMENTS: list[tuple[str, str, str]] = [
     ("zjj", "县住房和城乡建设局", "0537-7212345"),

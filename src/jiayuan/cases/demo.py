@@ -42,7 +42,7 @@ from django.utils import timezone
 from shapely.geometry import Point, shape
 
 from jiayuan.core import actions, audit
-from jiayuan.core.calendar import WorkClock
+from jiayuan.core.calendar import MINUTES_PER_WORKDAY, WorkClock
 from jiayuan.core.models import AuditEntry, Notification
 from jiayuan.core.roles import Role
 from jiayuan.org.choices import AreaKind
@@ -597,7 +597,7 @@ class Planner:
             # worked out (it might lie in a year the calendar does not know). Far from
             # it (three calendar days per working day and two weeks of holidays to
             # spare) the step has surely happened, and counting is not needed.
-            near = self.end - t < dt.timedelta(days=3 * minutes / 450 + 14)
+            near = self.end - t < dt.timedelta(days=3 * minutes / MINUTES_PER_WORKDAY + 14)
             if near and minutes > self.clock.minutes_between(t, self.end):
                 t = self.end + dt.timedelta(seconds=1)
                 return
@@ -647,7 +647,8 @@ class Planner:
         if fate == "rework":
             step("send_back", rng.uniform(10, 300), "reviewer",
                  reason=rng.choice(SEND_BACK_REASONS))  # fmt: skip
-            step("handle", rng.uniform(60, 450), "handler", result=result + "，已按要求整改")
+            step("handle", rng.uniform(60, MINUTES_PER_WORKDAY), "handler",
+                 result=result + "，已按要求整改")  # fmt: skip
         step("approve", _late(rng, 0.05) * rng.uniform(10, 400), "reviewer")
         if fate == "reopen":
             self.visit(plan, step, Satisfaction.UNSATISFIED)

@@ -15,6 +15,7 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 
+from jiayuan.core.calendar import MINUTES_PER_WORKDAY
 from jiayuan.core.errors import BilingualError
 from jiayuan.org.models import Area, Dwelling
 
@@ -23,7 +24,7 @@ from .models import Category, Department, ReturnVisit
 from .queries import CaseFilter
 
 MAX_PHOTOS = 6
-DAY_MINUTES = 450  # one working day (8:30–12:00, 13:30–17:30)
+DAY_MINUTES = MINUTES_PER_WORKDAY  # one working day (8:30–12:00, 13:30–17:30)
 
 # Channels staff type in by hand; the others arrive by their own route.
 STAFF_CHANNELS = [

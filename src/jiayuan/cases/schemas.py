@@ -13,6 +13,8 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from jiayuan.core.calendar import MINUTES_PER_WORKDAY
+
 from .choices import Channel, Level, Light, Priority, Satisfaction, Status
 from .models import Case, CaseEvent, CasePhoto, Department, ReturnVisit
 
@@ -326,7 +328,7 @@ class ActionIn(Schema):
     handler_id: int | None = None
     level: Level | None = None
     department_id: int | None = None
-    minutes: int | None = Field(None, ge=1, le=30 * 450)
+    minutes: int | None = Field(None, ge=1, le=30 * MINUTES_PER_WORKDAY)
     satisfaction: Satisfaction | None = None
     comment: str | None = Field(None, max_length=500)
     by: ReturnVisit.By | None = None
