@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from jiayuan.core.validity import valid_on
 from jiayuan.org.choices import AreaKind, PartyOrgKind
 from jiayuan.org.models import Area, Dwelling, PartyOrganization
 
@@ -35,8 +36,9 @@ LABELS: dict[str, str] = {
 
 
 def held_on(day: dt.date) -> Q:
-    """Positions held on ``day``: started (or no start date) and not yet ended."""
-    return (Q(start__isnull=True) | Q(start__lte=day)) & (Q(end__isnull=True) | Q(end__gte=day))
+    """Positions held on ``day``: started (or no start date) and not yet ended (the end
+    date, 离任日期, is the last day served)."""
+    return valid_on(day, start="start", end="end", until_inclusive=True)
 
 
 def counts(user: Any, under: str = "") -> dict[str, int]:
