@@ -146,7 +146,14 @@ class Case(ScopedModel):
     handler_department = models.ForeignKey(
         Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
     )
+    # 红色代办: a party member or one of the 三长 files on the resident's behalf; the
+    # resident is the reporter, the proxy is kept by account and by name.
     red_proxy = models.BooleanField(_("红色代办"), default=False)
+    proxy_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="proxied_cases", verbose_name=_("代办人账号"),
+    )  # fmt: skip
+    proxy_name = models.CharField(_("代办人"), max_length=50, blank=True)
     escalated_help = models.BooleanField(_("提级帮办"), default=False)
     # Clocks (stored so lists can sort and filter by them).
     received_at = models.DateTimeField(_("受理时间"), default=timezone.now, db_index=True)

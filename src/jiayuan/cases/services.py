@@ -26,12 +26,13 @@ from jiayuan.core.errors import (
 )
 from jiayuan.core.incidents import close_incident
 from jiayuan.core.models import AuditEntry
-from jiayuan.core.roles import Perm
+from jiayuan.core.roles import Perm, Role
 from jiayuan.core.scoping import path_allowed
-from jiayuan.org.models import Area, Dwelling
+from jiayuan.org.models import Area, Dwelling, Membership
 from jiayuan.people.models import Person
 
 from . import actions, notify, routing, sla
+from . import attributes as case_attributes
 from .actions import TransitionRefused
 from .choices import Channel, Level, Priority, Status
 from .machine import TRANSITIONS, Transition, allowed
@@ -152,10 +153,45 @@ def _persist(case: Case, effects: actions.Effects) -> None:
         transaction.on_commit(functools.partial(notify.tell_reporter, case, body))
 
 
+def default_channel(actor: Any) -> str:
+    """The channel of a case whose filer names none: a resident's own report (no staff
+    actor) is 随手拍, a grid worker's a patrol finding, other staff enter hotline orders."""
+    if actor is None:
+        return Channel.SNAPSHOT
+    on_patrol = Membership.objects.filter(user=actor, role=Role.GRID_WORKER, active=True).exists()
+    return Channel.PATROL if on_patrol else Channel.HOTLINE
+
+
+def _proxy(
+    actor: Any,
+    proxy: Any,
+    proxy_name: str,
+    reporter: Person | None,
+    reporter_name: str,
+    anonymous: bool,
+) -> tuple[Any, str]:
+    """The proxy of a 红色代办 case (the acting user unless named) and their name."""
+    proxy = proxy if proxy is not None else actor
+    name = (proxy_name or "").strip()
+    if proxy is not None and not name:
+        name = proxy.get_full_name().strip() or proxy.username
+    if not name:
+        raise ValidationFailed(
+            "红色代办须注明代办人", "a red proxy case names its proxy", field="proxy"
+        )
+    if anonymous or (reporter is None and not reporter_name.strip()):
+        raise ValidationFailed(
+            "红色代办须注明代办的居民",
+            "a red proxy case names the resident it is filed for",
+            field="reporter",
+        )
+    return proxy, name[:50]
+
+
 def intake(
     *,
     actor: Any,
-    channel: str,
+    channel: str | None = None,
     category: Category,
     description: str,
     lat: float | None = None,
@@ -173,12 +209,28 @@ def intake(
     attributes: dict[str, Any] | None = None,
     received_at: dt.datetime | None = None,
     auto_dispatch: bool = True,
+    red_proxy: bool = False,
+    proxy: Any = None,
+    proxy_name: str = "",
 ) -> Case:
     """Receive a request (问): validate, locate, number, look for duplicates, and
-    dispatch it to the default level's handler of the located grid (派)."""
+    dispatch it to the default level's handler of the located grid (派).
+
+    Every intake path (API, staff and resident pages, Open311, the 12345 import,
+    incidents) comes through here, so the checks are the same for all: the category's
+    attributes (typed, and required of every path that collects them — ``attributes``
+    a dict, not ``None``: :mod:`jiayuan.cases.attributes`), the channel (the
+    filer's default when none is named, :func:`default_channel`) and, for 红色代办
+    (``red_proxy``), the proxy — ``proxy`` (a user; the actor unless named) and
+    ``proxy_name`` (their name unless given) — filing for the resident ``reporter`` (or
+    ``reporter_name``).
+    """
     description = (description or "").strip()
     if not description:
         raise ValidationFailed("请填写诉求内容", "a description is required", field="description")
+    attributes = case_attributes.clean(category, attributes)
+    if channel is None:
+        channel = default_channel(actor)
     if channel not in Channel.values:
         raise ValidationFailed(f"未知渠道 {channel}", f"unknown channel {channel}", field="channel")
     if priority not in Priority.values:
@@ -191,6 +243,10 @@ def intake(
         # Staff may only file cases where they work; residents file through the
         # public page, which passes actor=None.
         raise NotFound("该位置不在您的管辖范围内", "the location is outside your area")
+    if red_proxy:
+        proxy, proxy_name = _proxy(actor, proxy, proxy_name, reporter, reporter_name, anonymous)
+    else:
+        proxy, proxy_name = None, ""
     phone = ""
     if reporter_phone:
         from jiayuan.people.services import validate_phone
@@ -218,8 +274,11 @@ def intake(
         anonymous=anonymous,
         received_at=now,
         source_ref=source_ref,
-        attributes=attributes or {},
+        attributes=attributes,
         handler_department=category.department if level == Level.DEPARTMENT else None,
+        red_proxy=red_proxy,
+        proxy_user=proxy,
+        proxy_name=proxy_name,
     )
     if phone and not anonymous:
         case.set_reporter_phone(phone)
