@@ -8,7 +8,7 @@ the field it names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
@@ -18,8 +18,10 @@ from django.db.models import QuerySet
 from jiayuan.core.calendar import MINUTES_PER_WORKDAY
 from jiayuan.core.errors import BilingualError
 from jiayuan.org.models import Area, Dwelling
+from jiayuan.people.models import Person
 
 from .choices import LEVEL_ORDER, Channel, Level, Priority, Satisfaction, Status
+from .machine import TRANSITIONS, Transition
 from .models import Category, Department, ReturnVisit
 from .queries import CaseFilter
 
@@ -41,6 +43,8 @@ FIELD_ALIASES = {
     "lng": "lat",
     "phone": "reporter_phone",
     "file": "photos",
+    "reporter": "resident",
+    "proxy": "proxy_name",
 }
 
 
@@ -286,10 +290,52 @@ class IntakeForm(ReporterMixin):
         widget=forms.TextInput(attrs={"class": "form-control"}),
     )
 
-    def __init__(self, *args: Any, user: Any, grids: QuerySet[Area], **kwargs: Any) -> None:
+    # 红色代办: a party member, one of the 三长 or a 党员中心户 files for a resident.
+    red_proxy = forms.BooleanField(
+        label="红色代办（代居民提交）",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+    resident = forms.ModelChoiceField(
+        label="代办的居民",
+        queryset=Person.objects.none(),
+        required=False,
+        widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "居民档案编号"}),
+        error_messages={"invalid_choice": "找不到该居民，或不在您的服务范围内"},
+    )
+    proxy_name = forms.CharField(
+        label="代办人",
+        required=False,
+        max_length=50,
+        strip=True,
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "默认为本人"}),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        user: Any,
+        grids: QuerySet[Area],
+        residents: QuerySet[Person] | None = None,
+        proxy_only: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.proxy_only = proxy_only
         self.fields["category"].load()  # type: ignore[attr-defined]
         self.fields["grid"].queryset = grids  # type: ignore[attr-defined]
+        if residents is not None:
+            self.fields["resident"].queryset = residents  # type: ignore[attr-defined]
+        if proxy_only:
+            # 三长 and 党员中心户 file only for the residents they look after, always as
+            # 红色代办, at the resident's home: a short list to choose from.
+            self.fields["red_proxy"].initial = True
+            self.fields["red_proxy"].disabled = True
+            self.fields["resident"].required = True
+            self.fields["resident"].error_messages["required"] = "请选择代办的居民"
+            self.fields["resident"].widget = forms.Select(attrs={"class": "form-select"})
+            self.fields["resident"].empty_label = "请选择居民"  # type: ignore[attr-defined]
+            self.fields["resident"].label_from_instance = resident_label  # type: ignore[attr-defined]
         initial_grid = self.initial.get("grid")
         grid_id = self.data.get("grid") if self.is_bound else getattr(initial_grid, "pk", None)
         if grid_id and str(grid_id).isdigit():
@@ -300,11 +346,21 @@ class IntakeForm(ReporterMixin):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         has_point = data.get("lat") is not None and data.get("lng") is not None
-        if not has_point and not data.get("dwelling") and not data.get("grid"):
+        at_home = data.get("resident") is not None and data["resident"].dwelling_id is not None
+        if not has_point and not data.get("dwelling") and not data.get("grid") and not at_home:
             if "lat" not in self.errors:
                 self.add_error("lat", "请在地图上点选位置，或选择网格和房屋")
+        if data.get("red_proxy") and not data.get("resident") and not data.get("reporter_name"):
+            if "resident" not in self.errors:
+                self.add_error("resident", "红色代办请选择或填写代办的居民")
         self.check_contact(data)
         return data
+
+
+def resident_label(person: Person) -> str:
+    """A resident in the 三长's list: name and home, never an ID or phone number."""
+    home = str(person.dwelling) if person.dwelling_id is not None else ""
+    return f"{person.name}（{home}）" if home else person.name
 
 
 def dwellings_of(user: Any, grid: Area) -> QuerySet[Dwelling]:
@@ -332,10 +388,6 @@ class ActionForm(forms.Form):
             for k, v in self.cleaned_data.items()
             if k not in ("version", "photos") and v not in (None, "")
         }
-
-
-class ReasonForm(ActionForm):
-    reason = _text("原因", max_length=500)
 
 
 class DispatchForm(ActionForm):
@@ -451,23 +503,38 @@ class MergeForm(ActionForm):
             self.fields["into"].initial = hints[0]
 
 
-ACTION_FORMS: dict[str, type[ActionForm]] = {
+# Fields shared by every action that names them on its row of the transition table.
+FIELD_BUILDERS: dict[str, Callable[[Transition], forms.Field]] = {
+    "reason": lambda row: _text("原因", required=row.needs_reason, max_length=500),
+}
+# Actions whose form needs more than the shared fields: choices read from the case
+# (handlers, levels, departments), initial values, photos, or labels of their own.
+SPECIAL_FORMS: dict[str, type[ActionForm]] = {
     "dispatch": DispatchForm,
-    "accept": ActionForm,
-    "return": ReasonForm,
-    "start": ActionForm,
     "transfer": TransferForm,
     "escalate": EscalateForm,
-    "suspend": ReasonForm,
-    "resume": ActionForm,
     "request_delay": DelayForm,
-    "approve_delay": ActionForm,
     "handle": HandleForm,
     "approve": ApproveForm,
-    "send_back": ReasonForm,
     "visit": VisitForm,
-    "reject": ReasonForm,
     "merge": MergeForm,
+}
+
+
+def form_for(row: Transition) -> type[ActionForm]:
+    """The form behind an action's button, from its row of the transition table: its
+    special form if it has one, else a form of the shared fields the row names (so an
+    action that asks only for a reason needs no form class of its own)."""
+    if row.action in SPECIAL_FORMS:
+        return SPECIAL_FORMS[row.action]
+    attrs: dict[str, Any] = {
+        name: FIELD_BUILDERS[name](row) for name in row.fields if name in FIELD_BUILDERS
+    }
+    return type(f"{row.action.title().replace('_', '')}Form", (ActionForm,), attrs)
+
+
+ACTION_FORMS: dict[str, type[ActionForm]] = {
+    action: form_for(row) for action, row in TRANSITIONS.items()
 }
 
 

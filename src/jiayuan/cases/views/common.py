@@ -22,7 +22,7 @@ from jiayuan.org.models import Area
 from .. import photos as case_photos
 from .. import queries, services, sla
 from ..choices import Light, Status, Step
-from ..machine import TRANSITIONS
+from ..machine import OTHER_EVENTS, TRANSITIONS, FollowUp, Transition
 from ..models import Case, CaseEvent
 
 # --- presentation tables -----------------------------------------------------------------
@@ -58,32 +58,18 @@ STATUS_CSS = {
 }
 LIGHT_CSS = {Light.GREEN: "green", Light.YELLOW: "yellow", Light.RED: "red"}
 LIGHT_COLORS = {Light.GREEN: "#2fb344", Light.YELLOW: "#f59f00", Light.RED: "#d63939"}
+# The staff and public names of events come from the rows of the transition table (and
+# of the events that are no action of their own); the escalation job's notices are
+# timeline entries only.
+_ROWS: dict[str, Transition | FollowUp] = {**TRANSITIONS, **OTHER_EVENTS}
 EVENT_LABELS = {
-    **{t.action: t.label for t in TRANSITIONS.values()},
-    "receive": "受理",
-    "reply": "答复反映人",
-    "reopen": "不满意重办",
-    "merged_in": "合并重复诉求",
+    **{action: row.label for action, row in _ROWS.items()},
     "overdue_notice": "超时提醒",
     "overdue_upper": "超时报上级督办",
 }
 # What the resident reads for each public event; notes are shown only where they are
 # written for the resident (results, refusals), never staff names or internal reasons.
-PUBLIC_LABELS = {
-    "receive": "您的诉求已受理",
-    "dispatch": "已派给工作人员办理",
-    "accept": "工作人员已接单",
-    "start": "开始办理",
-    "transfer": "已转交其他工作人员办理",
-    "escalate": "已提级，由上级协同办理",
-    "suspend": "暂缓办理",
-    "resume": "恢复办理",
-    "handle": "已办理完毕，等待审核",
-    "reply": "办理结果已答复",
-    "visit": "已评价",
-    "reject": "不予受理",
-    "merge": "与他人反映的同一问题合并办理",
-}
+PUBLIC_LABELS = {action: row.public_label for action, row in _ROWS.items() if row.public_label}
 PUBLIC_NOTES = {"reply", "reject", "visit", "suspend"}
 # The forward move of each status comes first and is the primary button; the ones that
 # send a case back are drawn in red.
