@@ -752,6 +752,7 @@ class Changes:
     def __init__(self) -> None:
         self._since: dict[dt.datetime, frozenset[int]] = {}
         self._dated: dict[tuple[Window, ...], frozenset[int]] = {}
+        self._finalised: dict[dt.datetime, dict[int, set[int]]] = {}
 
     def scope(self, policy: Policy, base: Baseline, day: dt.date) -> frozenset[int]:
         rule = compile_policy_rule(policy.rule)
@@ -782,18 +783,29 @@ class Changes:
                     closed_at__lte=stop + SLACK,
                 ).values_list("person_id", flat=True)
             )
-        # upcoming matches whose day has come; matches finalised or closed since
+        # upcoming matches whose day has come; matches finalised or closed since (every
+        # status change writes the match's timeline)
         ids |= set(
             Match.objects.filter(
-                Q(status=MatchStatus.UPCOMING, eligible_on__lte=day)
-                | (
-                    ~Q(status__in=OPEN_STATUSES)
-                    & (Q(updated_at__gte=since) | Q(closed_at__gte=since))
-                ),
-                policy=policy,
+                policy=policy, status=MatchStatus.UPCOMING, eligible_on__lte=day
             ).values_list("person_id", flat=True)
         )
+        ids |= self.finalised_since(since).get(policy.pk, set())
         return frozenset(ids)
+
+    def finalised_since(self, since: dt.datetime) -> dict[int, set[int]]:
+        """Persons by policy whose match left the open statuses at or after ``since``."""
+        found = self._finalised.get(since)
+        if found is None:
+            found = self._finalised[since] = {}
+            rows = (
+                MatchEvent.objects.filter(at__gte=since)
+                .exclude(status__in=OPEN_STATUSES)
+                .values_list("match__policy_id", "match__person_id")
+            )
+            for policy_id, person_id in rows:
+                found.setdefault(policy_id, set()).add(person_id)
+        return found
 
     def changed_since(self, since: dt.datetime) -> frozenset[int]:
         """Persons whose rule inputs changed at or after ``since``, with housemates of

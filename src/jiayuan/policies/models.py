@@ -271,6 +271,8 @@ class MatchEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        # incremental runs read the matches finalised or closed since their baseline
+        indexes = [models.Index(fields=["at"], name="policies_matchevent_at")]
         verbose_name = _("匹配记录")
         verbose_name_plural = _("匹配记录")
 
