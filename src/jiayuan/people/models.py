@@ -105,7 +105,16 @@ class Person(ScopedModel):
 
     class Meta:
         ordering = ["area_path", "name", "id"]
-        indexes = [models.Index(fields=["political_status"])]
+        indexes = [
+            models.Index(fields=["political_status"]),
+            # the filtered person list: status, an area's subtree (LIKE 'path%', hence the
+            # pattern opclass on PostgreSQL; SQLite ignores opclasses), an age range
+            models.Index(
+                fields=["political_status", "area_path", "birth_date"],
+                name="people_person_list",
+                opclasses=["text_ops", "varchar_pattern_ops", "date_ops"],
+            ),
+        ]
         permissions = [("reveal_pii", "Can reveal ID and phone numbers")]
         verbose_name = _("居民")
         verbose_name_plural = _("居民")
