@@ -10,6 +10,7 @@ databases (and this test theirs).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import socket
@@ -26,13 +27,16 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jiayuan.iot import simulator
+from jiayuan import cli
+from jiayuan.iot import jobs, simulator
 from jiayuan.iot.choices import OPEN_ALARM_STATUSES
 from jiayuan.iot.devicetypes import validate_payload
 from jiayuan.iot.ingest import from_mqtt, ingest_batch, parse_topic
 from jiayuan.iot.models import Alarm, DeadLetter, Device, DeviceType, Message
+from jiayuan.iot.simulator import CLEAR_EVENT
 
 pytestmark = pytest.mark.django_db
+CLEAR_EVENTS = set(CLEAR_EVENT.values())
 
 
 def schemas() -> dict[str, Any]:
@@ -186,3 +190,76 @@ def test_simulate_devices_command_publishes_over_mqtt(broker: str) -> None:
     assert "模拟 30 台设备" in out.getvalue() and "完成" in out.getvalue()
     serials = set(Device.objects.values_list("serial", flat=True)[:1])
     assert serials  # the command simulated registered devices
+
+
+# --- defect 12: the demo's devices kept alive ---------------------------------------------------
+def test_keep_alive_keeps_every_working_device_online_and_is_light() -> None:
+    # given the world's working devices, kept alive from now (no alarms, no battery drain)
+    devices, last_seen = simulator.load_working_devices()
+    assert len(devices) > 50
+    start = timezone.now()
+    keep = simulator.KeepAlive(
+        devices, last_seen=last_seen, start=start,
+        mix=simulator.KeepAliveMix(alarms_per_hour=0, battery_drain=0),
+    )  # fmt: skip
+    # when 45 minutes pass with the simulator ticking every 5 s into the ingest pipeline
+    end = start + dt.timedelta(minutes=45)
+    t = start
+    while t <= end:
+        batch = keep.due(t)
+        if batch:
+            simulator.into_pipeline(batch, t)
+        t += dt.timedelta(seconds=5)
+    # then the offline job finds no device silent (without it: every one of them)
+    assert jobs.detect_offline(now=end + dt.timedelta(seconds=5))["offline"] == 0
+    serials = {d.serial: d for d in devices}
+    for serial, seen in Device.objects.filter(serial__in=serials).values_list(
+        "serial", "last_seen_at"
+    ):
+        assert seen >= end - dt.timedelta(seconds=keep.interval(serials[serial]) + 60), serial
+    # and it is light: one heartbeat per device per interval, a few events beside
+    window = (end - start).total_seconds()
+    most = sum(window / (0.95 * keep.interval(d)) + 1 for d in devices)
+    assert keep.sent["heartbeat"] <= most
+    assert keep.sent["event"] + keep.sent["telemetry"] <= 0.15 * keep.sent["heartbeat"]
+    # the seed's battery levels are left alone: no low-battery alarm out of nowhere
+    assert not Alarm.objects.filter(rule__code="low_battery", first_at__gte=start).exists()
+    assert not Message.objects.filter(
+        received_at__gte=start, kind="heartbeat", payload__has_key="battery"
+    ).exists()
+
+
+def test_keep_alive_wakes_a_long_silent_fleet_within_its_ramp() -> None:
+    # given a demo restarted after a day: nobody heard for hours
+    devices, _ = simulator.load_working_devices()
+    start = timezone.now()
+    keep = simulator.KeepAlive(devices, last_seen={}, start=start, ramp_s=30)
+    # then every device speaks within the first 30 seconds, and not again right away
+    first = keep.due(start + dt.timedelta(seconds=30))
+    assert {o.serial for o in first if o.kind == "heartbeat"} == {d.serial for d in devices}
+    assert not [o for o in keep.due(start + dt.timedelta(seconds=60)) if o.kind == "heartbeat"]
+
+
+def test_keep_alive_sends_rare_alarms_and_clears_them() -> None:
+    devices, last_seen = simulator.load_working_devices()
+    start = timezone.now()
+    keep = simulator.KeepAlive(
+        devices, last_seen=last_seen, start=start, seed=5,
+        mix=simulator.KeepAliveMix(alarms_per_hour=20),
+    )  # fmt: skip
+    sent = [o for minute in range(1, 601) for o in keep.due(start + dt.timedelta(minutes=minute))]
+    alarms = [o for o in sent if o.alarm]
+    # about 20 an hour over ten hours: rare, but there
+    assert 100 <= len(alarms) <= 320
+    clears = [o for o in sent if o.body and o.body["data"].get("event") in CLEAR_EVENTS]
+    assert clears
+
+
+def test_the_demo_command_line_starts_the_keep_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the demo runs ``jiayuan simulate-devices --keep-alive`` beside web and worker
+    assert cli.SIMULATOR[-2:] == ["simulate-devices", "--keep-alive"]
+    out = StringIO()
+    call_command(cli.SIMULATOR[-2].replace("-", "_"), cli.SIMULATOR[-1], "--seconds", "0.5",
+                 stdout=out)  # fmt: skip
+    text = out.getvalue()
+    assert "台在用设备" in text and "设备保活结束" in text

@@ -113,6 +113,16 @@ DEVICE_TYPES: dict[str, tuple[str, str, dict[str, KindSchema]]] = {
     }),
 }  # fmt: skip
 
+# How often a device of each type says it is alive (heartbeat, seconds). Mains-powered
+# security devices report every five minutes, battery-powered home devices every ten:
+# both well inside the default offline rule's 30 minutes, so one lost heartbeat is no
+# alarm.
+HEARTBEAT_S: dict[str, int] = {
+    "access": 300, "face_gate": 300, "fence": 300, "camera": 300,
+    "smoke": 600, "gas": 600, "water_meter": 600, "door_sensor": 600, "sos_button": 600,
+}  # fmt: skip
+DEFAULT_HEARTBEAT_S = 600
+
 # Which messages show somebody moving about at home (rule language, per type).
 ACTIVITY: dict[str, str] = {
     "door_sensor": 'kind == "event" and event in ("open", "close")',

@@ -19,14 +19,16 @@ ones for the simulated devices (their old tokens stop working — a demo tool).
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import http.client
 import json
+import logging
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -34,8 +36,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import DeviceStatus, MessageKind
+from .devicetypes import DEFAULT_HEARTBEAT_S, HEARTBEAT_S
 from .ingest import encode, make_message, topic_for
 from .models import Device
+
+log = logging.getLogger("jiayuan.iot.simulator")
 
 # Everyday events per type (sent as routine traffic) and the alarm each can raise.
 ROUTINE_EVENTS: dict[str, tuple[str, ...]] = {
@@ -369,3 +374,187 @@ def _summary(sent: Counter[str]) -> str:
     names = {"heartbeat": "心跳", "telemetry": "遥测", "event": "事件", "alarm": "告警",
              "malformed": "异常"}  # fmt: skip
     return " ".join(f"{names.get(k, k)} {v}" for k, v in sorted(sent.items()))
+
+
+# --- keep-alive: the demo's devices alive in the background -------------------------------------
+@dataclass
+class KeepAliveMix:
+    """How lively the demo's fleet is beyond its heartbeats: a share of heartbeats with an
+    everyday event or reading beside it, and real alarms across the whole fleet per hour
+    (each cleared a few minutes later when its type can clear)."""
+
+    routine: float = 0.05
+    alarms_per_hour: float = 2.0
+    battery_drain: float = 0.0005  # chance per heartbeat that a battery loses 1 %
+
+
+class KeepAlive:
+    """Heartbeats at each type's interval (``devicetypes.HEARTBEAT_S``) for the devices
+    the demo has working, plus rare everyday events and alarms: what keeps the demo's
+    alarm console meaningful when it is left running.
+
+    Devices the seed left offline stay silent (they are the demo's offline devices);
+    every other device speaks first within :attr:`ramp_s` when it has been silent for
+    longer than its interval (the demo was stopped), else at a random point of its
+    interval, so the load is even: about ``devices / 600`` messages a second.
+
+    Messages carry a battery level only when the simulated battery drops: the seed's
+    levels stay as they are instead of each low one raising an alarm at once.
+    :meth:`due` is driven by the caller's clock, so a test can run an hour in a second."""
+
+    def __init__(
+        self,
+        devices: list[SimDevice],
+        *,
+        mix: KeepAliveMix | None = None,
+        seed: int = 7,
+        start: dt.datetime | None = None,
+        last_seen: dict[str, dt.datetime | None] | None = None,
+        ramp_s: float = 30.0,
+    ) -> None:
+        self.devices = devices
+        self.mix = mix or KeepAliveMix()
+        self.traffic = Traffic(devices, mix=Mix(offline=0.0), seed=seed)
+        self.rng = self.traffic.rng
+        self.sent: Counter[str] = Counter()
+        start = start or timezone.now()
+        self._clock = start
+        self._queue: list[tuple[float, int, int]] = []
+        self._clears: list[tuple[float, int, str]] = []
+        self._seq = 0
+        seen = last_seen or {}
+        for index, device in enumerate(devices):
+            every = self.interval(device)
+            last = seen.get(device.serial)
+            stale = last is None or (start - last).total_seconds() >= every
+            offset = self.rng.uniform(0, ramp_s if stale else every)
+            self._push(start.timestamp() + offset, index)
+
+    @staticmethod
+    def interval(device: SimDevice) -> int:
+        return HEARTBEAT_S.get(device.type_code, DEFAULT_HEARTBEAT_S)
+
+    def _push(self, when: float, index: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (when, self._seq, index))
+
+    def due(self, now: dt.datetime) -> list[Outgoing]:
+        """Everything to send up to ``now`` (call it every few seconds)."""
+        out: list[Outgoing] = []
+        stamp = now.timestamp()
+        while self._queue and self._queue[0][0] <= stamp:
+            _, _, index = heapq.heappop(self._queue)
+            device = self.devices[index]
+            out.append(self._heartbeat(device, now))
+            if self.rng.random() < self.mix.routine:
+                extra = self.traffic.telemetry(device, now) or self.traffic.routine_event(
+                    device, now
+                )
+                if extra is not None:
+                    out.append(self._quiet(extra))
+            every = self.interval(device)
+            # A little jitter, as real clocks drift: devices never fall into step.
+            self._push(stamp + every * self.rng.uniform(0.95, 1.0), index)
+        elapsed = max(0.0, stamp - self._clock.timestamp())
+        self._clock = now
+        if self.devices and self.rng.random() < self.mix.alarms_per_hour * elapsed / 3600:
+            out.append(self._alarm(self.rng.choice(self.devices), now, stamp))
+        while self._clears and self._clears[0][0] <= stamp:
+            _, index, event = heapq.heappop(self._clears)
+            device = self.devices[index]
+            out.append(self._quiet(self.traffic._msg(device, MessageKind.EVENT,
+                                                     {"event": event}, now)))  # fmt: skip
+        for message in out:
+            self.sent["alarm" if message.alarm else message.kind] += 1
+        return out
+
+    def _heartbeat(self, device: SimDevice, now: dt.datetime) -> Outgoing:
+        data: dict[str, Any] = {"rssi": self.rng.randint(-95, -45)}
+        if self.rng.random() < self.mix.battery_drain and device.battery > 5:
+            device.battery -= 1
+            data["battery"] = device.battery
+        return self.traffic._msg(device, MessageKind.HEARTBEAT, data, now)
+
+    def _alarm(self, device: SimDevice, now: dt.datetime, stamp: float) -> Outgoing:
+        out = self._quiet(self.traffic.alarm(device, now))
+        clear = CLEAR_EVENT.get(device.type_code)
+        if clear is not None:
+            index = self.devices.index(device)
+            heapq.heappush(self._clears, (stamp + self.rng.uniform(120, 600), index, clear))
+        return out
+
+    @staticmethod
+    def _quiet(out: Outgoing) -> Outgoing:
+        """The message without its battery level (see the class docstring)."""
+        if out.body is None or "battery" not in out.body.get("data", {}):
+            return out
+        data = {k: v for k, v in out.body["data"].items() if k != "battery"}
+        return replace(out, body={**out.body, "data": data})
+
+
+def load_working_devices() -> tuple[list[SimDevice], dict[str, dt.datetime | None]]:
+    """Every device the demo has working (not offline, not decommissioned) and when each
+    was last heard, for :class:`KeepAlive`."""
+    rows = (
+        Device.objects.exclude(status__in=[DeviceStatus.OFFLINE, DeviceStatus.DECOMMISSIONED])
+        .order_by("serial")
+        .values_list("serial", "device_type__code", "battery", "last_seen_at")
+    )
+    devices: list[SimDevice] = []
+    seen: dict[str, dt.datetime | None] = {}
+    for serial, code, battery, last in rows.iterator(chunk_size=5000):
+        devices.append(SimDevice(serial, code, battery if battery is not None else 90))
+        seen[serial] = last
+    return devices, seen
+
+
+BatchSender = Callable[[list[Outgoing], dt.datetime], None]
+REPORT_S = 300  # a line on the demo's console every five minutes
+
+
+def into_pipeline(batch: list[Outgoing], now: dt.datetime) -> None:
+    """Feed messages straight into the ingest pipeline (no broker, no web server), in
+    batches as the MQTT gateway makes them, as source ``sim``."""
+    from .choices import IngestSource
+    from .ingest import from_mqtt, ingest_batch
+
+    for start in range(0, len(batch), 500):
+        chunk = batch[start : start + 500]
+        ingest_batch([from_mqtt(o.topic(), o.payload()) for o in chunk],
+                     source=IngestSource.SIMULATOR, now=now)  # fmt: skip
+
+
+def keep_alive(
+    keep: KeepAlive,
+    send: BatchSender = into_pipeline,
+    *,
+    stop: threading.Event,
+    tick_s: float = 5.0,
+    clock: Callable[[], dt.datetime] = timezone.now,
+    seconds: float = 0.0,
+    report: Callable[[str], None] | None = None,
+) -> Counter[str]:
+    """Send what :class:`KeepAlive` says is due every ``tick_s`` until ``stop`` is set
+    (or ``seconds`` have passed, when given). A failed batch is logged and dropped: the
+    next heartbeat of the same devices comes within their interval."""
+    started = time.monotonic()
+    next_report = started + REPORT_S
+    while not stop.is_set():
+        now = clock()
+        batch = keep.due(now)
+        if batch:
+            try:
+                send(batch, now)
+            except Exception:
+                log.exception("keep-alive batch of %d not sent", len(batch))
+                from django.db import connection
+
+                connection.close()
+        if report is not None and time.monotonic() >= next_report:
+            report("设备保活：" + _summary(keep.sent))
+            next_report += REPORT_S
+        left = seconds - (time.monotonic() - started) if seconds else tick_s
+        if left <= 0:
+            break
+        stop.wait(min(tick_s, left))
+    return keep.sent
