@@ -19,6 +19,7 @@ import pytest
 from jiayuan.cases import escalation, services
 from jiayuan.cases.choices import Level, Light, Status
 from jiayuan.cases.models import Case, CaseEvent
+from jiayuan.cases.sla import light_for
 from jiayuan.cases.tasks import escalate_overdue
 from jiayuan.core.calendar import WorkClock
 from jiayuan.core.models import AuditEntry, Notification
@@ -114,6 +115,30 @@ def test_suspend_and_resume_shift_stage_and_total_due_times_by_the_paused_workin
     used_before_pause = 120 + 180  # 10:00-12:00 and 13:30-16:30 on 30 Sep
     clock = WorkClock()
     assert clock.minutes_between(at(10, 8, 10), case.stage_due_at) == 450 - used_before_pause
+
+
+def test_after_a_resume_the_light_counts_only_the_working_time_used(
+    users: dict[str, Any], make_case: Any
+) -> None:
+    """Defect 4: the share of the stage limit used left out the paused time only from
+    the limit's side, so a resumed case turned yellow too early."""
+    # given the handle stage (450 min) started 30 Sep 10:00, paused at 16:30 with 300
+    # minutes used, resumed on 8 Oct at 10:00 (150 paused working minutes)
+    grid = users["grid"]
+    case = make_case(received_at=at(9, 30, 9))
+    services.perform(case.pk, "accept", actor=grid, now=at(9, 30, 10))
+    services.perform(case.pk, "start", actor=grid, now=at(9, 30, 10))
+    services.perform(case.pk, "suspend", actor=grid, reason="等待配件", now=at(9, 30, 16, 30))
+    case = services.perform(case.pk, "resume", actor=grid, now=at(10, 8, 10))
+    clock = WorkClock()
+    # then at 10:30, 330 of 450 minutes used (73 %): still green
+    assert light_for(case, at(10, 8, 10, 30), clock) == Light.GREEN
+    # at 11:00, 360 of 450 (80 %): yellow; at the due time 14:00 still not red
+    assert light_for(case, at(10, 8, 11), clock) == Light.YELLOW
+    assert light_for(case, at(10, 8, 14), clock) == Light.YELLOW
+    assert light_for(case, at(10, 8, 14, 1), clock) == Light.RED
+    # and the stage's clock reads the 450 minutes the category allows
+    assert clock.minutes_between(case.stage_started_at, case.stage_due_at) == 450
 
 
 def test_a_suspended_case_shows_the_light_of_the_moment_it_was_paused(

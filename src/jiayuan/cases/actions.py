@@ -218,7 +218,7 @@ def assign(case: Case, world: World, handler: Any, level: str | None = None) -> 
 def unsuspend(case: Case, now: dt.datetime, clock: WorkClock) -> float:
     """End a suspension: the due times move later by the paused working minutes."""
     paused = clock.minutes_between(case.suspended_at, now) if case.suspended_at else 0.0
-    sla.shift(case, paused, clock)
+    sla.pause_ended(case, paused, clock)
     case.suspended_at = None
     return paused
 

@@ -44,6 +44,21 @@ def shift(case: Case, minutes: float, clock: WorkClock | None = None) -> None:
         case.due_at = clock.add(case.due_at, minutes)
 
 
+def pause_ended(case: Case, paused: float, clock: WorkClock | None = None) -> None:
+    """A suspension of ``paused`` working minutes ended: the due times move later by
+    that much, and so does the start of the stage's clock.
+
+    The clock's start moves too because the traffic light (and the overdue tiers)
+    measure the share of the stage limit used as working time from the clock's start
+    to now: left where it was, the pause would count as time used, and the limit,
+    stretched to the shifted due time, would count it as time allowed.
+    """
+    clock = clock or WorkClock()
+    shift(case, paused, clock)
+    if paused:
+        case.stage_started_at = clock.add(case.stage_started_at, paused)
+
+
 def light_for(case: Case, now: Any = None, clock: WorkClock | None = None) -> str:
     if not case.is_open or case.stage_due_at is None:
         return Light.GREEN
