@@ -15,6 +15,7 @@ The county scale reproduces the programme's published figures exactly: 2 streets
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import replace
@@ -67,7 +68,8 @@ class Planner:
         self.used_ids: set[str] = set()
         self.used_phones: set[str] = set()
         self.surnames = [s for s, _ in names.SURNAMES]
-        self.surname_weights = [w for _, w in names.SURNAMES]
+        # cumulative weights, as random.choices would accumulate them on every call
+        self.surname_weights = list(itertools.accumulate(w for _, w in names.SURNAMES))
         self.other_divisions = sorted(c for c in COUNTIES if c != WENSHANG and c[-2:] != "00")
         self.jining = [c for c in self.other_divisions if c.startswith("3708")]
         self.shandong = [c for c in self.other_divisions if c.startswith("37") and c[:4] != "3708"]
@@ -337,12 +339,12 @@ class Planner:
         )
         w.households.append(hh)
         w.dwellings[d].use = DwellingUse.RENTAL if tenant else DwellingUse.RESIDENTIAL
-        family = rng.choices(self.surnames, weights=self.surname_weights)[0]
+        family = rng.choices(self.surnames, cum_weights=self.surname_weights)[0]
         for m in members:
             if m.relation in (Relation.SPOUSE,) or (
                 m.relation == Relation.PARENT and rng.random() < 0.5
             ):
-                surname = rng.choices(self.surnames, weights=self.surname_weights)[0]
+                surname = rng.choices(self.surnames, cum_weights=self.surname_weights)[0]
             else:
                 surname = family
             birth = AS_OF - dt.timedelta(days=int(m.age * 365.25) + rng.randrange(365))

@@ -4,6 +4,8 @@ small helpers that lay areas out and draw random numbers reproducibly."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -297,7 +299,15 @@ def box_centroid(box: tuple[float, float, float, float]) -> tuple[float, float]:
 
 
 def weighted(rng: random.Random, pairs: tuple[tuple[Any, int], ...]) -> Any:
-    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
+    """One of ``pairs``' values, drawn by their weights (the same draw as
+    ``rng.choices(values, weights)``, with the lists built once per ``pairs``)."""
+    values, cum_weights = _cumulative(pairs)
+    return rng.choices(values, cum_weights=cum_weights)[0]
+
+
+@functools.cache
+def _cumulative(pairs: tuple[tuple[Any, int], ...]) -> tuple[list[Any], list[int]]:
+    return [p[0] for p in pairs], list(itertools.accumulate(p[1] for p in pairs))
 
 
 def rng_for(seed: int, label: str) -> random.Random:
