@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -29,6 +30,8 @@ SKIP = {
     "auth_permission", "auth_group", "auth_group_permissions", "auth_user_groups",
     "auth_user_user_permissions", "core_calendarday", "core_jobrun", "core_apitoken",
 }  # fmt: skip
+# the stages other apps add to the demo world (see seed_demo)
+OTHER_APPS = ("诉求", "政策", "设备")
 COUNTY_FIGURES = {
     "streets": 2,
     "communities": 26,
@@ -140,7 +143,7 @@ def raw_postgres(tables: list[str], url: str) -> tuple[float, int]:
     return t["wall"], rows_total
 
 
-def child(backend: str, scale: str, seed: int, out: Path) -> None:
+def child(backend: str, scale: str, seed: int, out: Path, profile: Path | None = None) -> None:
     audited = not backend.endswith("-unaudited")
     backend = backend.removesuffix("-unaudited")
     if backend == "sqlite":
@@ -152,8 +155,17 @@ def child(backend: str, scale: str, seed: int, out: Path) -> None:
     _setup.migrate()
     from jiayuan.demo.seed import seed_demo
 
+    profiler = None
+    if profile is not None:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     with _setup.stopwatch() as seeded:
         counts = seed_demo(scale=scale, seed=seed, progress=False, audited=audited)
+    if profiler is not None and profile is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     figures = database_figures()
     if scale == "county":
         wrong = {k: figures[k] for k, v in COUNTY_FIGURES.items() if figures[k] != v}
@@ -169,7 +181,8 @@ def child(backend: str, scale: str, seed: int, out: Path) -> None:
     else:
         raw_seconds, rows = raw_postgres(tables, url)
         _setup.drop_postgres()
-    others = counts.get("case_seconds", {}).get("total", 0.0)  # the cases app's share
+    walls = counts["stage_wall_seconds"]
+    others = sum(walls.get(label, 0.0) for label in OTHER_APPS)
     result = {
         "backend": backend + ("" if audited else " (no per-row audit)"),
         "others_seconds": others,
@@ -180,6 +193,9 @@ def child(backend: str, scale: str, seed: int, out: Path) -> None:
         "rows": rows,
         "raw_seconds": raw_seconds,
         "figures": figures,
+        "stage_wall": walls,
+        "stage_cpu": counts["stage_cpu_seconds"],
+        "load": os.getloadavg()[0],
     }
     out.write_text(json.dumps(result, ensure_ascii=False))
 
@@ -194,11 +210,14 @@ def main() -> None:
         action="store_true",
         help="also seed SQLite without per-row audit, to show what the audit costs",
     )
+    parser.add_argument(
+        "--profile", type=Path, help="write a cProfile of each seed to PROFILE.<database>"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.scale, args.seed, args.out)
+        child(args.child, args.scale, args.seed, args.out, args.profile)
         return
 
     print(f"seed_county · scale={args.scale} · {_setup.machine()}")
@@ -208,15 +227,17 @@ def main() -> None:
     results = []
     for backend in backends:
         out = Path(tempfile.mkstemp(suffix=".json")[1])
+        extra = ["--profile", f"{args.profile}.{backend}"] if args.profile else []
         code = _setup.run_child(HERE, "--child", backend, "--scale", args.scale,
-                                "--seed", str(args.seed), "--out", str(out))  # fmt: skip
+                                "--seed", str(args.seed), "--out", str(out), *extra)  # fmt: skip
         if code:
             sys.exit(f"{backend}: failed with exit code {code}")
         results.append(json.loads(out.read_text()))
         out.unlink()
     figures = results[0]["figures"]
     print("figures in the database: " + ", ".join(f"{k} {v:,}" for k, v in figures.items()))
-    print("seconds; 'foundation' = the seed without what other apps add to it (cases); "
+    print("seconds; 'other apps' = cases, policies and devices (诉求, 政策, 设备); "
+          "'foundation' = the rest, planning included; "
           "the raw baseline writes all the rows the whole seed wrote with the driver alone; "
           "ratio = seed wall / raw write")  # fmt: skip
     print(f"{'database':<30} {'seed wall':>10} {'cpu':>7} {'plan':>6} {'other apps':>11} "
@@ -227,7 +248,11 @@ def main() -> None:
         print(f"{r['backend']:<30} {r['seed_wall']:>10.1f} {r['seed_cpu']:>7.1f} "
               f"{r['plan_seconds']:>6.1f} {r['others_seconds']:>11.1f} {foundation:>11.1f} "
               f"{r['rows']:>10,} {r['raw_seconds']:>10.1f} {ratio:>6.1f}x")  # fmt: skip
-    print("budget: county seed < 180 s (issue 2)")
+    for r in results:
+        print(f"stages · {r['backend']} · load at the end {r['load']:.1f} · wall s (cpu s):")
+        print("  " + ", ".join(f"{label} {wall:.1f} ({r['stage_cpu'].get(label, 0.0):.1f})"
+                               for label, wall in r["stage_wall"].items()))  # fmt: skip
+    print("budget (issue 10): county seed < 120 s on SQLite, and at most 3x the raw write")
 
 
 if __name__ == "__main__":

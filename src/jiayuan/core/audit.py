@@ -56,8 +56,9 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
     """
     secret = frozenset(getattr(obj, "audit_secret_fields", ()))
     data: dict[str, Any] = {}
+    values = obj.__dict__  # where concrete values live; a deferred one is loaded
     for attname in _snapshot_fields(type(obj), secret):
-        value = getattr(obj, attname)
+        value = values[attname] if attname in values else getattr(obj, attname)
         # the common plain values skip the conversion call
         data[attname] = value if type(value) in _AS_IS else _plain(value)
     extra = getattr(obj, "audit_extra", None)
