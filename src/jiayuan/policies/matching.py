@@ -209,7 +209,8 @@ def run_matching(
     incrementally where a policy's last pass allows it, in full otherwise or with
     ``full=True``. Idempotent; returns the run with its summary."""
     day = ref_date or timezone.localdate()
-    run = MatchRun.objects.create(ref_date=day, triggered_by=user, watermark=timezone.now())
+    watermark = timezone.now()
+    run = MatchRun.objects.create(ref_date=day, triggered_by=user, watermark=watermark)
     policies = Policy.objects.filter(enabled=True).order_by("code")
     if codes:
         policies = policies.filter(code__in=codes)
@@ -221,7 +222,7 @@ def run_matching(
             bar.set_postfix_str(policy.code)
             started = timezone.now()
             print_ = fingerprint(policy)
-            base = None if full else baseline(policy, print_, day, run)
+            base = None if full else baseline(policy, print_, day, watermark, run.pk)
             with transaction.atomic():
                 if base is None:
                     result = match_policy(policy, day, run)
@@ -239,7 +240,7 @@ def run_matching(
         raise
     run.status, run.summary, run.finished_at = RunStatus.DONE, summary, timezone.now()
     run.save()
-    PersonChange.objects.filter(at__lt=run.watermark - RETENTION).delete()
+    PersonChange.objects.filter(at__lt=watermark - RETENTION).delete()
     return run
 
 
@@ -253,24 +254,23 @@ def fingerprint(policy: Policy) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def baseline(policy: Policy, print_: str, day: dt.date, run: MatchRun) -> Baseline | None:
-    """The policy's last pass if an incremental pass on ``day`` may start from it."""
-    earlier = (
-        MatchRun.objects.filter(
-            watermark__isnull=False, status__in=[RunStatus.DONE, RunStatus.FAILED]
-        )
-        .exclude(pk=run.pk)
-        .order_by("-watermark", "-pk")
-        .values_list("watermark", "ref_date", "summary")
+def baseline(
+    policy: Policy, print_: str, day: dt.date, now: dt.datetime, run_id: int | None = None
+) -> Baseline | None:
+    """The policy's last pass (before run ``run_id``) if an incremental pass on ``day``
+    at ``now`` may start from it."""
+    earlier = MatchRun.objects.filter(
+        watermark__isnull=False, status__in=[RunStatus.DONE, RunStatus.FAILED]
     )
-    for watermark, ref_date, summary in earlier.iterator(chunk_size=50):
+    if run_id is not None:
+        earlier = earlier.exclude(pk=run_id)
+    rows = earlier.order_by("-watermark", "-pk").values_list("watermark", "ref_date", "summary")
+    for watermark, ref_date, summary in rows.iterator(chunk_size=50):
         entry = (summary or {}).get(policy.code)
-        if entry is None:
+        if entry is None or watermark is None:
             continue
         usable = (
-            entry.get("fingerprint") == print_
-            and ref_date <= day
-            and watermark >= run.watermark - RETENTION
+            entry.get("fingerprint") == print_ and ref_date <= day and watermark >= now - RETENTION
         )
         return Baseline(watermark, ref_date, int(entry.get("open", 0))) if usable else None
     return None
