@@ -26,7 +26,11 @@ M = TypeVar("M", bound=models.Model)
 def ensure_in_scope(actor: Any, obj: models.Model, perm: str = Perm.CHANGE) -> None:
     """Raise :class:`NotFound` unless ``actor`` holds ``perm`` where ``obj`` lives.
 
-    Rows without ``area_path`` (catalogues) need ``perm`` at a root node, else 403.
+    Rows without ``area_path`` (catalogues: tags, policies, holidays …) need ``perm`` at a
+    root node. Staff, who read the catalogues, get 403 without it; a user who sees no
+    area at all (a resident) gets 404, as for any row outside their scope. This is the
+    one rule for who may edit a policy or a tag (docs/decisions.md, "Rows without an
+    area path").
 
     ``actor=None`` is the system itself (seeding, migrations, jobs) and is always allowed.
     """
@@ -34,15 +38,27 @@ def ensure_in_scope(actor: Any, obj: models.Model, perm: str = Perm.CHANGE) -> N
         return
     path = getattr(obj, "area_path", None)
     if path is None:
-        # A catalogue row (a tag, a holiday …) belongs to no area but serves the whole
-        # tree: only someone holding ``perm`` at a root of the tree may change it.
+        # A catalogue row belongs to no area but serves the whole tree: only someone
+        # holding ``perm`` at a root of the tree may change it.
         if not any(p.count("/") <= 1 for p in scope_paths(actor, perm)):
+            if not scope_paths(actor, Perm.VIEW):
+                raise NotFound()
             raise PermissionDenied(
                 "只有县级管理员可以修改目录数据", "only county administrators may change catalogues"
             )
         return
     if not path_allowed(actor, path, perm):
         raise NotFound()
+
+
+def may_change(actor: Any, obj: models.Model, perm: str = Perm.CHANGE) -> bool:
+    """Whether :func:`ensure_in_scope` lets ``actor`` change ``obj`` (what pages and API
+    answers show as "may edit"; the write itself checks again)."""
+    try:
+        ensure_in_scope(actor, obj, perm)
+    except (NotFound, PermissionDenied):
+        return False
+    return True
 
 
 def _prepare(obj: models.Model) -> None:
