@@ -438,6 +438,9 @@ def get_tag(
 def create_tag(request: HttpRequest, body: TagIn) -> Status[Tag]:
     """Add a tag to the catalogue (county level only); a rule makes it computed."""
     user = acting_user(request)
+    # Who may add to the catalogue first: otherwise the 409 below would tell anyone
+    # which codes exist (defect 9).
+    actions.ensure_in_scope(user, Tag(code=body.code))
     if Tag.objects.filter(code=body.code).exists():
         raise Conflict(f"标签代码 {body.code} 已存在", "the tag code is taken", field="code")
     data = body.dict()

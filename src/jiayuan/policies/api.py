@@ -9,11 +9,14 @@ Who may do what:
   policy's answer are always cut to the user's scope.
 * **Editing a policy** changes what the whole county is matched by, so it needs the
   change permission at the root of the area tree (the county administrator): the rule
-  the action layer applies to every catalogue row (``core.actions.ensure_in_scope``).
-  Others get 403 before anything is read from the body.
+  the action layer applies to every catalogue row (``core.actions.ensure_in_scope``),
+  asked through :mod:`.queries`; other staff get 403.
 * **Matches and benefits** belong to the person's area: reads start from
   ``visible_to(user)``, outside the scope they answer 404; recording a visit or a
   benefit needs the change permission there (a grid worker in their grid), else 403.
+
+The querysets and filters are those of :mod:`jiayuan.policies.queries`, shared with the
+pages.
 * **Matching runs** on demand need the supervise permission (community staff, street
   leaders, administrators), as other on-demand jobs do (``/tags/recompute``).
 
@@ -31,18 +34,17 @@ from django.utils import timezone
 from ninja import Query, Router, Status
 
 from jiayuan.core.api import acting_user, get_visible, paginate, require_change, responses
-from jiayuan.core.errors import NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.errors import PermissionDenied, ValidationFailed
 from jiayuan.core.roles import Perm
 from jiayuan.core.rules import Rule, RuleError, render_lines
 from jiayuan.core.schemas import Page, PageParams
-from jiayuan.core.scoping import has_perm_anywhere, path_allowed, scope_paths
-from jiayuan.org.queries import filter_under
+from jiayuan.core.scoping import has_perm_anywhere, path_allowed
 from jiayuan.people.models import Person
 
-from . import matching, services
+from . import matching, queries, services
 from .choices import OPEN_STATUSES, MatchStatus
 from .models import Match, MatchEvent, MatchRun, Parameter, Policy, ReceivedBenefit, RuleVersion
-from .registry import compile_policy_rule, receiving_on
+from .registry import compile_policy_rule
 from .schemas import (
     BenefitFilters,
     BenefitIn,
@@ -70,49 +72,12 @@ SYNC_RUN_MAX_POLICIES = 3
 
 
 # --- who may do what -------------------------------------------------------------------
-def require_staff(user: Any) -> None:
-    """Policies are read by staff; a resident holds no view permission anywhere."""
-    if not has_perm_anywhere(user, Perm.VIEW):
-        raise PermissionDenied("只有工作人员可以查看政策", "only staff may read policies")
-
-
-def may_edit_policies(user: Any) -> bool:
-    """The change permission at a root of the area tree (see the module docstring)."""
-    return any(path.count("/") <= 1 for path in scope_paths(user, Perm.CHANGE))
-
-
-def require_policy_editor(user: Any) -> None:
-    if not may_edit_policies(user):
-        raise PermissionDenied(
-            "只有县级管理员可以修改政策", "only county administrators may change policies"
-        )
-
-
 def require_supervisor(user: Any) -> None:
     if not has_perm_anywhere(user, Perm.SUPERVISE):
         raise PermissionDenied("没有发起匹配的权限", "you may not start a matching run")
 
 
 # --- policies --------------------------------------------------------------------------
-def open_counts(user: Any) -> dict[int, int]:
-    """Open matches per policy id in the user's scope (one grouped query)."""
-    rows = (
-        Match.objects.visible_to(user)
-        .filter(status__in=OPEN_STATUSES)
-        .values("policy_id")
-        .annotate(n=Count("pk"))
-        .values_list("policy_id", "n")
-    )
-    return dict(rows)
-
-
-def get_policy(code: str) -> Policy:
-    policy = Policy.objects.filter(code=code).first()
-    if policy is None:
-        raise NotFound("政策不存在", "policy not found")
-    return policy
-
-
 def parameters_out(policy: Policy, day: dt.date) -> list[dict[str, Any]]:
     """Each parameter with its periods (a period runs until the next one starts) and the
     value in force on ``day``."""
@@ -160,7 +125,7 @@ def policy_detail(policy: Policy, user: Any) -> Policy:
         "parameters": parameters_out(policy, today),
         "rule_versions": list(versions.order_by("-version")),
         "match_counts": {status: counts.get(status, 0) for status in MatchStatus.values},
-        "may_edit": may_edit_policies(user),
+        "may_edit": queries.may_edit(user, policy),
     }
     return policy
 
@@ -170,11 +135,10 @@ def list_policies(request: HttpRequest) -> list[Policy]:
     """The policy catalogue (20 policies ship), each with its open matches in the user's
     scope. Any staff user may read it."""
     user = acting_user(request)
-    require_staff(user)
-    counts = open_counts(user)
-    policies = list(Policy.objects.order_by("code"))
+    policies = list(queries.policies_for(user).order_by("code"))
+    counts = queries.scope_counts(user)
     for policy in policies:
-        policy.open_count = counts.get(policy.pk, 0)  # type: ignore[attr-defined]
+        policy.open_count = counts.get(policy.pk, {}).get("open_matches", 0)  # type: ignore[attr-defined]
     return policies
 
 
@@ -184,7 +148,7 @@ def validate_rule(request: HttpRequest, body: RuleCheckIn) -> dict[str, Any]:
     expected there, or, for a valid rule, how many persons in the user's scope it
     matches today and the items to check at the door. Nothing is saved."""
     user = acting_user(request)
-    require_staff(user)
+    queries.require_staff(user)
     today = timezone.localdate()
     try:
         rule: Rule = compile_policy_rule(body.rule)
@@ -220,7 +184,7 @@ def validate_rule(request: HttpRequest, body: RuleCheckIn) -> dict[str, Any]:
 def list_match_runs(request: HttpRequest) -> QuerySet[MatchRun]:
     """The latest matching runs, newest first, with their summaries per policy (new,
     closed, upcoming, open). The figures are county totals; no person is named."""
-    require_staff(acting_user(request))
+    queries.require_staff(acting_user(request))
     return MatchRun.objects.select_related("triggered_by").order_by("-started_at", "-pk")[
         :RUNS_SHOWN
     ]
@@ -259,8 +223,7 @@ def get_policy_detail(request: HttpRequest, code: str) -> Policy:
     period (a value may be unknown), the rule, its check items and versions, and the
     matches by status in the user's scope."""
     user = acting_user(request)
-    require_staff(user)
-    return policy_detail(get_policy(code), user)
+    return policy_detail(queries.get_policy(user, code), user)
 
 
 @router.patch("/policies/{code}", response=responses(PolicyDetail), tags=["policies"])
@@ -269,8 +232,8 @@ def update_policy(request: HttpRequest, code: str, body: PolicyPatch) -> Policy:
     becomes the next rule version; an invalid one answers 422 ``invalid_rule`` with its
     position (``detail``: line, column, start, end, expected) and changes nothing."""
     user = acting_user(request)
-    require_policy_editor(user)
-    policy = get_policy(code)
+    policy = queries.get_policy(user, code)
+    queries.require_editor(user, policy)
     fields = body.dict(exclude_unset=True)
     source = fields.pop("rule", None)
     for name in [n for n, v in fields.items() if v is None]:
@@ -286,45 +249,19 @@ def update_policy(request: HttpRequest, code: str, body: PolicyPatch) -> Policy:
         fields["rule"] = source
     # One transaction: an invalid rule (RuleError, 422) rolls back the other fields too.
     services.update_policy(policy, user, **fields)
-    return policy_detail(get_policy(code), user)
+    return policy_detail(queries.get_policy(user, code), user)
 
 
 # --- matches ---------------------------------------------------------------------------
-def match_queryset(user: Any) -> QuerySet[Match]:
-    return Match.objects.visible_to(user).select_related("policy", "person__area", "rule_version")
-
-
-def filter_matches(qs: QuerySet[Match], filters: MatchFilters) -> QuerySet[Match]:
-    if filters.policy:
-        qs = qs.filter(policy__code=filters.policy)
-    if filters.status:
-        qs = qs.filter(status__in=filters.status)
-    if filters.open is not None:
-        qs = (
-            qs.filter(status__in=OPEN_STATUSES)
-            if filters.open
-            else qs.exclude(status__in=OPEN_STATUSES)
-        )
-    if filters.kind:
-        qs = qs.filter(kind=filters.kind)
-    if filters.area is not None:
-        qs = filter_under(qs, filters.area)
-    if filters.person is not None:
-        qs = qs.filter(person_id=filters.person)
-    if filters.due_before is not None:
-        qs = qs.filter(due_on__lt=filters.due_before)
-    return qs.order_by("due_on", "pk")
-
-
 def match_detail(user: Any, match_id: int) -> Match:
     """A match the user may see, with its recorded explanation and timeline."""
     events = MatchEvent.objects.select_related("actor").order_by("at", "pk")
-    match = get_visible(
-        match_queryset(user)
+    match = queries.get_match(
+        user,
+        match_id,
+        queries.matches_for(user)
         .select_related("visited_by")
         .prefetch_related(Prefetch("events", queryset=events)),
-        user,
-        pk=match_id,
     )
     outcome = matching.explain(match)
     may_visit = match.is_open and path_allowed(user, match.area_path, Perm.CHANGE)
@@ -353,7 +290,16 @@ def list_matches(
 ) -> dict[str, Any]:
     """Matches (the door-to-door tasks) in the user's scope, ordered by due date: a grid
     worker sees their grid's. ``person=ID`` lists one resident's matches."""
-    return paginate(filter_matches(match_queryset(acting_user(request)), filters), page)
+    wanted = queries.MatchFilter(
+        policy=filters.policy,
+        statuses=filters.status,
+        open=filters.open,
+        kind=filters.kind,
+        area=filters.area,
+        person=filters.person,
+        due_before=filters.due_before,
+    )
+    return paginate(queries.filter_matches(queries.matches_for(acting_user(request)), wanted), page)
 
 
 @router.get("/matches/{match_id}", response=responses(MatchDetail), tags=["matches"])
@@ -371,7 +317,7 @@ def record_visit(request: HttpRequest, match_id: int, body: VisitIn) -> Match:
     ``rejected`` (不符合: ``failed_item`` names the check item that failed) or
     ``declined`` (本人放弃). A step the match's status does not allow answers 409."""
     user = acting_user(request)
-    match = get_visible(Match.objects.all(), user, pk=match_id)
+    match = queries.get_match(user, match_id, Match.objects.visible_to(user))
     require_change(user, match)
     services.record_visit(
         match, user, body.outcome, note=body.note, failed_item=body.failed_item, since=body.since
@@ -380,26 +326,18 @@ def record_visit(request: HttpRequest, match_id: int, body: VisitIn) -> Match:
 
 
 # --- benefits --------------------------------------------------------------------------
-def benefit_queryset(user: Any) -> QuerySet[ReceivedBenefit]:
-    return ReceivedBenefit.objects.visible_to(user).select_related(
-        "person", "policy", "recorded_by"
-    )
-
-
 @router.get("/benefits", response=responses(Page[BenefitOut]), tags=["benefits"])
 def list_benefits(
     request: HttpRequest, filters: Query[BenefitFilters], page: Query[PageParams]
 ) -> dict[str, Any]:
     """Benefits received (享受待遇) by persons in the user's scope, latest first."""
-    qs = benefit_queryset(acting_user(request))
-    if filters.person is not None:
-        qs = qs.filter(person_id=filters.person)
-    if filters.policy:
-        qs = qs.filter(policy__code=filters.policy)
-    if filters.current is not None:
-        today = receiving_on(timezone.localdate())
-        qs = qs.filter(today) if filters.current else qs.exclude(today)
-    return paginate(qs.order_by("-recorded_at", "-pk"), page)
+    qs = queries.filter_benefits(
+        queries.benefits_for(acting_user(request)),
+        person=filters.person,
+        policy=filters.policy,
+        current=filters.current,
+    )
+    return paginate(qs, page)
 
 
 @router.post("/benefits", response=responses(BenefitOut, 201), tags=["benefits"])
@@ -415,4 +353,4 @@ def create_benefit(request: HttpRequest, body: BenefitIn) -> Status[ReceivedBene
     if body.until is not None and body.until <= body.since:
         raise ValidationFailed("终止日期须晚于起始日期", "until must be after since", field="until")
     benefit = services.record_benefit(person, policy, since=body.since, until=body.until, user=user)
-    return Status(201, benefit_queryset(user).get(pk=benefit.pk))
+    return Status(201, queries.benefits_for(user).get(pk=benefit.pk))

@@ -16,22 +16,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jiayuan.core import actions
 from jiayuan.core.errors import BilingualError, PermissionDenied
 from jiayuan.core.roles import Perm
 from jiayuan.core.rules import RuleError, render_lines
 from jiayuan.core.scoping import has_perm_anywhere, path_allowed
-from jiayuan.core.views import is_htmx, page, scoped_get_or_404
+from jiayuan.core.views import is_htmx, page
 
 from . import indicators as ind
-from . import matching, services
+from . import matching, queries, services
 from .choices import MatchStatus
 from .forms import (
     OUTCOME_HINTS,
@@ -59,24 +57,8 @@ STATUS_CSS = {
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def require_staff(user: Any) -> None:
-    """Policies pages are for staff with a scope; a resident account has none."""
-    if not has_perm_anywhere(user, Perm.VIEW):
-        raise PermissionDenied("您的账号没有查看政策找人的权限", "no scope to view policies")
-
-
-def can_edit(user: Any, policy: Policy) -> bool:
-    """Whether ``user`` may change the policy (the action layer's own check: a catalogue
-    row needs the permission at the root of the tree)."""
-    try:
-        actions.ensure_in_scope(user, policy, Perm.CHANGE)
-    except BilingualError:
-        return False
-    return True
-
-
-def get_policy(code: str) -> Policy:
-    return scoped_get_or_404(Policy.objects.all(), code=code)
+def get_policy(user: Any, code: str) -> Policy:
+    return queries.get_policy(user, code)
 
 
 def status_css(status: str) -> str:
@@ -107,31 +89,15 @@ def decorate(matches: list[Match], today: dt.date) -> list[Match]:
     return matches
 
 
-def scope_counts(user: Any) -> dict[int, dict[str, int]]:
-    """Per policy id: open tasks and granted matches in the user's scope (one query)."""
-    rows = (
-        Match.objects.visible_to(user)
-        .values("policy_id")
-        .annotate(
-            open=Count("pk", filter=Q(status__in=TASK_OPEN)),
-            upcoming=Count("pk", filter=Q(status=MatchStatus.UPCOMING)),
-            granted=Count("pk", filter=Q(status=MatchStatus.GRANTED)),
-            total=Count("pk", filter=~Q(status=MatchStatus.UPCOMING)),
-        )
-        .order_by()
-    )
-    return {r["policy_id"]: r for r in rows}
-
-
 # --- the catalogue -----------------------------------------------------------------------------
 @page
 def policy_index(request: HttpRequest) -> HttpResponse:
     """政策目录: every policy with its level, who it is for, and in the user's scope how
     many door visits are open and how many people already got the benefit."""
     user = request.user
-    require_staff(user)
-    counts = scope_counts(user)
-    policies = list(Policy.objects.order_by("level", "code"))
+    queries.require_staff(user)
+    counts = queries.scope_counts(user)
+    policies = list(queries.policies_for(user).order_by("level", "code"))
     empty = {"open": 0, "upcoming": 0, "granted": 0, "total": 0}
     rows = [(p, counts.get(p.pk, empty)) for p in policies]
     today = timezone.localdate()
@@ -175,8 +141,8 @@ def policy_detail(request: HttpRequest, code: str) -> HttpResponse:
     """政策详情: the legal basis, the benefit, materials and office, dated parameters,
     the check items, the rule with its version history, and the matches in scope."""
     user = request.user
-    require_staff(user)
-    policy = get_policy(code)
+    queries.require_staff(user)
+    policy = get_policy(user, code)
     today = timezone.localdate()
     try:
         rule = compile_policy_rule(policy.rule)
@@ -186,7 +152,9 @@ def policy_detail(request: HttpRequest, code: str) -> HttpResponse:
     versions = list(
         RuleVersion.objects.filter(policy=policy).select_related("created_by").order_by("-version")
     )
-    counts = scope_counts(user).get(policy.pk, {"open": 0, "upcoming": 0, "granted": 0, "total": 0})
+    counts = queries.scope_counts(user).get(
+        policy.pk, {"open": 0, "upcoming": 0, "granted": 0, "total": 0}
+    )
     context = {
         "policy": policy,
         "today": today,
@@ -196,7 +164,7 @@ def policy_detail(request: HttpRequest, code: str) -> HttpResponse:
         "rule_error": rule_error,
         "versions": versions,
         "counts": counts,
-        "can_edit": can_edit(user, policy),
+        "can_edit": queries.may_edit(user, policy),
         "matches_url": f"{reverse('policies:visits')}?policy={policy.code}&status=all",
         "open_url": f"{reverse('policies:visits')}?policy={policy.code}",
     }
@@ -245,9 +213,9 @@ def policy_edit(request: HttpRequest, code: str) -> HttpResponse:
     """修改资格规则: the editor; saving makes a new rule version (matches keep the
     version that found them)."""
     user = request.user
-    policy = get_policy(code)
-    if not can_edit(user, policy):
-        raise PermissionDenied("只有县级管理员可以修改政策规则", "only county administrators")
+    queries.require_staff(user)
+    policy = get_policy(user, code)
+    queries.require_editor(user, policy)
     form = RuleForm(request.POST or None, initial={"rule": policy.rule})
     status = 200
     if request.method == "POST":
@@ -279,8 +247,8 @@ def policy_edit(request: HttpRequest, code: str) -> HttpResponse:
 def policy_validate(request: HttpRequest, code: str) -> HttpResponse:
     """The editor's live check (htmx, debounced): the rule's error or its match count."""
     user = request.user
-    require_staff(user)
-    policy = get_policy(code)
+    queries.require_staff(user)
+    policy = get_policy(user, code)
     context = {"policy": policy, "check": rule_check(user, policy, request.POST.get("rule", ""))}
     return render(request, "policies/partials/rule_check.html", context)
 
@@ -306,13 +274,7 @@ def field_help() -> list[tuple[str, str]]:
 
 # --- a match: the explanation page and the visit ------------------------------------------------
 def visible_match(user: Any, pk: int) -> Match:
-    return scoped_get_or_404(
-        Match.objects.visible_to(user).select_related(
-            "policy", "rule_version", "visited_by", "person__dwelling__unit__parent",
-            "person__area",
-        ),
-        pk=pk,
-    )  # fmt: skip
+    return queries.get_match(user, pk, queries.matches_for(user).select_related("visited_by"))
 
 
 def display_value(value: Any) -> str:
@@ -463,20 +425,19 @@ def match_visit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- the door-visit list -------------------------------------------------------------------------
-def filter_matches(queryset: QuerySet[Match], form: VisitFilterForm, today: dt.date) -> Any:
+def match_filter(form: VisitFilterForm) -> tuple[queries.MatchFilter, str]:
+    """The list's filter from the form, and the status shown (default: 待办)."""
     data = form.cleaned_data if form.is_valid() else {}
     status = data.get("status") or "open"
-    if status == "open":
-        queryset = queryset.filter(status__in=TASK_OPEN)
-    elif status == "overdue":
-        queryset = queryset.filter(status__in=TASK_OPEN, due_on__lt=today)
-    elif status != "all":
-        queryset = queryset.filter(status=status)
-    if data.get("policy"):
-        queryset = queryset.filter(policy=data["policy"])
-    if data.get("q"):
-        queryset = queryset.filter(person__name__contains=data["q"])
-    return queryset, status
+    policy = data.get("policy")
+    wanted = queries.MatchFilter(
+        policy=policy.code if policy else None,
+        tasks=status == "open",
+        overdue=status == "overdue",
+        statuses=[status] if status not in ("open", "overdue", "all") else None,
+        q=data.get("q") or None,
+    )
+    return wanted, status
 
 
 @page
@@ -484,21 +445,15 @@ def visits(request: HttpRequest) -> HttpResponse:
     """上门任务: the matches of the scope as door-to-door tasks, the most urgent first
     (by the date the visit is due), overdue ones marked, filtered by status and policy."""
     user = request.user
-    require_staff(user)
+    queries.require_staff(user)
     today = timezone.localdate()
     form = VisitFilterForm(request.GET or None)
-    base = Match.objects.visible_to(user)
-    queryset, status = filter_matches(base, form, today)
-    queryset = queryset.select_related("policy", "person__dwelling__unit__parent").order_by(
-        "due_on", "pk"
-    )
+    wanted, status = match_filter(form)
+    base = queries.matches_for(user)
+    queryset = queries.filter_matches(base, wanted, today)
     page_obj = Paginator(queryset, PER_PAGE).get_page(request.GET.get("page"))
     decorate(list(page_obj.object_list), today)
-    counts = base.aggregate(
-        open=Count("pk", filter=Q(status__in=TASK_OPEN)),
-        overdue=Count("pk", filter=Q(status__in=TASK_OPEN, due_on__lt=today)),
-        upcoming=Count("pk", filter=Q(status=MatchStatus.UPCOMING)),
-    )
+    counts = queries.task_counts(base, today)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -526,7 +481,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """政策找人统计: per policy matched / visited / granted and the median days from
     eligibility to benefit, and the breakdown by area (ECharts, with tables)."""
     user = request.user
-    require_staff(user)
+    queries.require_staff(user)
     today = timezone.localdate()
     code = request.GET.get("policy", "")
     policy = Policy.objects.filter(code=code).first() if code else None
