@@ -102,6 +102,23 @@ def test_a_related_row_saved_after_assignment_gives_its_id_and_an_unsaved_one_is
     assert Dwelling.objects.get(pk=dwelling.pk).unit_id == later.pk
 
 
+def test_a_row_may_point_to_another_row_of_the_same_write() -> None:
+    building = a_unit(grid_of("grid")).parent
+    parent = Area(
+        kind="unit",
+        code="95",
+        name="95单元",
+        parent=building,
+        path=f"{building.path}95/",
+        area_path=f"{building.path}95/",
+    )
+    child = Area(kind="unit", code="01", name="子", parent=parent,
+                 path=f"{building.path}95/01/", area_path=f"{building.path}95/01/")  # fmt: skip
+    bulk.insert(Area, [child, parent])  # the child first: its parent has no id yet
+    assert parent.pk is not None
+    assert Area.objects.get(pk=child.pk).parent_id == parent.pk
+
+
 def test_insert_tuples_prepares_values_by_their_fields() -> None:
     at = AuditEntry.objects.order_by("-at").first().at
     row = (at, None, "system", "cli", "", "", "create", "test.thing", "1", "一件事", "370830/",

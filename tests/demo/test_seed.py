@@ -297,6 +297,18 @@ def test_every_seeded_row_is_audited_without_secrets() -> None:
     assert "password" not in user_entry.changes
 
 
+@db
+def test_each_household_head_is_audited_once_with_its_diff() -> None:
+    # the heads are set after the persons exist, through actions.bulk_update_each
+    entries = AuditEntry.objects.filter(
+        object_type="people.household", action="update", note="seed-demo"
+    )
+    heads = dict(Household.objects.values_list("pk", "head_id"))
+    assert entries.count() == len(heads)
+    for entry in entries:
+        assert entry.changes == {"head_id": [None, heads[int(entry.object_id)]]}
+
+
 # --- determinism and the plan ---------------------------------------------------------------
 def test_same_seed_same_world_other_seed_other_world() -> None:
     one, two, other = plan_world("tiny", 7), plan_world("tiny", 7), plan_world("tiny", 8)
