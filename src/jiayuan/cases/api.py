@@ -19,14 +19,14 @@ from ninja import File, Form, Query, Router, Status, UploadedFile
 
 from jiayuan.core.api import acting_user, get_visible, paginate, responses
 from jiayuan.core.errors import NotFound, PermissionDenied, ValidationFailed
-from jiayuan.core.roles import Perm, Role
+from jiayuan.core.roles import Perm
 from jiayuan.core.schemas import Page, PageParams
 from jiayuan.core.scoping import has_perm_anywhere
 from jiayuan.org.choices import AreaKind
-from jiayuan.org.models import Area, Dwelling, Membership
+from jiayuan.org.models import Area, Dwelling
 from jiayuan.people.models import Person
 
-from . import photos, queries, services
+from . import photos, proxies, queries, services
 from .choices import Channel, Priority
 from .choices import Status as CaseStatus
 from .machine import TRANSITIONS, Transition
@@ -140,46 +140,31 @@ def get_case_detail(request: HttpRequest, case_id: int) -> Case:
 
 
 # --- intake (问) -------------------------------------------------------------------------
-def default_channel(user: Any) -> str:
-    """Grid workers report from patrol; other staff enter hotline orders."""
-    on_patrol = Membership.objects.filter(user=user, role=Role.GRID_WORKER, active=True).exists()
-    return Channel.PATROL if on_patrol else Channel.HOTLINE
+def _resident(user: Any, pk: int) -> Person:
+    """The resident a case is filed for: one in the user's scope, or one they look
+    after as 三长 or 党员中心户 (404 otherwise, like any other row out of reach)."""
+    resident = (
+        Person.objects.visible_to(user).filter(pk=pk).first()
+        or proxies.served_residents(user).filter(pk=pk).first()
+    )
+    if resident is None:
+        raise NotFound("居民不存在", "resident not found")
+    return resident
 
 
-def check_attributes(category: Category, values: dict[str, Any]) -> None:
-    for attribute in category.attributes or []:
-        code = attribute.get("code")
-        if attribute.get("required") and code and not str(values.get(code, "")).strip():
-            description = attribute.get("description") or code
-            raise ValidationFailed(
-                f"请填写{description}", f"{code} is required", field=f"attributes.{code}"
-            )
-
-
-@router.post("/cases", response=responses(CaseDetail, 201), tags=["cases"])
-def create_case(request: HttpRequest, body: CaseIn) -> Status[Case]:
-    """Receive a case (问): locate it (point, dwelling or grid), number it, look for
-    duplicates and dispatch it to the handler of the category's default level (派).
-
-    Staff file cases where they work (grid workers: 网格巡查, others: 12345热线 unless
-    ``channel`` says otherwise); a resident files their own (随手拍). The answer carries
-    the reporter's tracking link.
-    """
-    user = acting_user(request)
-    category = Category.objects.filter(code=body.category).first()
-    if category is None:
-        raise ValidationFailed(f"分类 {body.category} 不存在", "no such category", field="category")
-    check_attributes(category, body.attributes)
-    staff = has_perm_anywhere(user, Perm.VIEW)
-    person = None if staff else Person.objects.filter(user=user).first()
-    if not staff and person is None:
-        raise PermissionDenied("您的账号不能提交诉求", "this account may not file cases")
+def _place(
+    user: Any, body: CaseIn, *, staff: bool, own: Person | None, resident: Person | None
+) -> tuple[Dwelling | None, Area | None]:
+    """The dwelling and grid named by id, each looked up where the filer may see it; a
+    case filed for a resident without a place is located at the resident's home."""
     dwelling = grid = None
     if body.dwelling is not None:
         if staff:
             dwelling = get_visible(Dwelling.objects.all(), user, pk=body.dwelling)
-        elif person is not None and body.dwelling == person.dwelling_id:
-            dwelling = person.dwelling
+        elif own is not None and body.dwelling == own.dwelling_id:
+            dwelling = own.dwelling
+        elif resident is not None and body.dwelling == resident.dwelling_id:
+            dwelling = resident.dwelling
         else:
             raise NotFound("房屋不存在", "dwelling not found")
     if body.grid is not None:
@@ -189,21 +174,60 @@ def create_case(request: HttpRequest, body: CaseIn) -> Status[Case]:
         )
         if grid is None:
             raise NotFound("网格不存在", "grid not found")
-    reporter_fields: dict[str, Any]
-    if staff:
-        reporter_fields = {
+    located = dwelling is not None or grid is not None or body.lat is not None
+    if not located and resident is not None and resident.dwelling_id is not None:
+        dwelling = resident.dwelling
+    return dwelling, grid
+
+
+@router.post("/cases", response=responses(CaseDetail, 201), tags=["cases"])
+def create_case(request: HttpRequest, body: CaseIn) -> Status[Case]:
+    """Receive a case (问): locate it (point, dwelling or grid), number it, look for
+    duplicates and dispatch it to the handler of the category's default level (派).
+
+    Staff file cases where they work (grid workers: 网格巡查, others: 12345热线 unless
+    ``channel`` says otherwise); a resident files their own (随手拍). 红色代办: with
+    ``red_proxy`` a party member, one of the 三长 or a 党员中心户 files on behalf of the
+    resident ``reporter`` (a person id; or ``reporter_name``), and the case keeps the
+    proxy (the caller, named ``proxy_name`` if given); 三长 and 党员中心户 may do so for
+    the residents they look after, and for nobody else. The answer carries the
+    reporter's tracking link.
+    """
+    user = acting_user(request)
+    category = Category.objects.filter(code=body.category).first()
+    if category is None:
+        raise ValidationFailed(f"分类 {body.category} 不存在", "no such category", field="category")
+    staff = has_perm_anywhere(user, Perm.VIEW)
+    proxy = body.red_proxy and (staff or proxies.is_proxy(user))
+    own = None if staff or proxy else Person.objects.filter(user=user).first()
+    if not staff and not proxy and own is None:
+        raise PermissionDenied("您的账号不能提交诉求", "this account may not file cases")
+    resident = None
+    if body.reporter is not None:
+        if not (staff or proxy):
+            raise ValidationFailed(
+                "只能为本人提交诉求", "you may file only for yourself", field="reporter"
+            )
+        resident = _resident(user, body.reporter)
+    dwelling, grid = _place(user, body, staff=staff or proxy, own=own, resident=resident)
+    filer: dict[str, Any]
+    if staff or proxy:
+        filer = {
             "actor": user,
-            "channel": body.channel or default_channel(user),
+            "channel": body.channel,  # None: the filer's default (services.default_channel)
+            "reporter": resident,
             "reporter_name": body.reporter_name.strip(),
             "reporter_phone": body.reporter_phone,
             "priority": body.priority,
+            "red_proxy": body.red_proxy,
+            "proxy_name": body.proxy_name.strip(),
         }
     else:
         # A resident reports for themselves; they pick neither channel nor urgency.
-        reporter_fields = {
+        filer = {
             "actor": None,
             "channel": Channel.SNAPSHOT,
-            "reporter": person,
+            "reporter": own,
             "priority": Priority.NORMAL,
         }
     case = services.intake(
@@ -217,7 +241,7 @@ def create_case(request: HttpRequest, body: CaseIn) -> Status[Case]:
         address=body.address,
         anonymous=body.anonymous,
         attributes=body.attributes,
-        **reporter_fields,
+        **filer,
     )
     return Status(201, case_detail(request, user, case.pk, own_write=True, intake=True))
 

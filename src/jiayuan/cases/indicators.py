@@ -56,8 +56,8 @@ from jiayuan.core.errors import ValidationFailed
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import scope_q
-from jiayuan.org.choices import AreaKind
-from jiayuan.org.models import Area
+from jiayuan.org.choices import AreaKind, PartyOrgKind
+from jiayuan.org.models import Area, PartyOrganization
 
 from .choices import Level, Satisfaction, Status
 from .models import Case, Category, ReturnVisit
@@ -499,6 +499,60 @@ def month_over_month(user: Any, month: dt.date, **filters: Any) -> list[Change]:
     )
 
 
+# --- 红色代办 per compound party branch --------------------------------------------------------
+@dataclass
+class BranchProxies:
+    """Red-proxy cases (红色代办) of one compound party branch (小区党支部): the cases
+    filed on residents' behalf by party members, 三长 and 党员中心户 in its zone."""
+
+    key: str  # the zone's path
+    label: str  # the branch's name
+    zone: str
+    red_proxy: int = 0
+    received: int = 0
+    closed: int = 0
+
+    @property
+    def share(self) -> float | None:
+        """Red-proxy cases among all cases received in the zone."""
+        return _ratio(self.red_proxy, self.received)
+
+
+def red_proxy_by_branch(user: Any, **filters: Any) -> list[BranchProxies]:
+    """One row per compound party branch the user sees (branches without such cases
+    included): red-proxy cases received in the period, located in the branch's zone, and
+    how many of them are closed. Two queries: the branches and one ``GROUP BY`` grid."""
+    branches = (
+        PartyOrganization.objects.visible_to(user)
+        .filter(kind=PartyOrgKind.BRANCH)
+        .select_related("area")
+        .order_by("area_path")
+    )
+    rows = {b.area.path: BranchProxies(key=b.area.path, label=b.name, zone=b.area.name)
+            for b in branches}  # fmt: skip
+    if not rows:
+        return []
+    groups = (
+        cases_for(user, **filters)
+        .values("grid__path")
+        .annotate(
+            n_received=Count("pk"),
+            n_proxy=Count("pk", filter=Q(red_proxy=True)),
+            n_closed=Count("pk", filter=Q(red_proxy=True, status=Status.CLOSED)),
+        )
+        .order_by()
+    )
+    for g in groups:
+        # a grid is a child of its zone: the zone's path is the grid's without its last step
+        zone_path = g["grid__path"].rsplit("/", 2)[0] + "/"
+        row = rows.get(zone_path)
+        if row is not None:
+            row.received += g["n_received"]
+            row.red_proxy += g["n_proxy"]
+            row.closed += g["n_closed"]
+    return list(rows.values())
+
+
 # --- against the programme's baseline (较基期) ---------------------------------------------------
 #: How many full months make the baseline when none is configured.
 BASELINE_MONTHS = 3
@@ -735,6 +789,14 @@ def export_xlsx(
         ws.append([c.name, c.current, c.previous, c.change, c.sentence])
     for (cell,) in ws.iter_rows(min_row=2, min_col=4, max_col=4):
         cell.number_format = "0.0%"
+    branches = red_proxy_by_branch(user, area=area, **filters)
+    if branches:  # users who see a compound party branch (zone level and above)
+        ws = book.create_sheet("红色代办")
+        ws.append(["小区党支部", "小区", "受理数", "红色代办", "其中已结案", "红色代办占比"])
+        for b in branches:
+            ws.append([b.label, b.zone, b.received, b.red_proxy, b.closed, b.share])
+        for (cell,) in ws.iter_rows(min_row=2, min_col=6, max_col=6):
+            cell.number_format = "0.0%"
     report = since_baseline(user, today=end, area=area)
     if report is not None:
         ws = book.create_sheet("较基期")

@@ -6,6 +6,8 @@ Who sees a case
       the grid while the grid handles it, the community once raised there …);
     - its current handler, even outside their area (a department's handler, a worker a
       case was transferred to), as :func:`services.perform` lets them act on it;
+    - read-only, the proxy who filed it for a resident (红色代办: a 三长 or 党员中心户
+      follows the case of the resident they look after);
     - read-only, whoever filed it or worked on it (wrote an event on its timeline) after
       it was raised by 提级帮办 to a level above them: a grid worker follows the case they
       found on patrol or handled up to the community or street. "Read-only" needs no rule
@@ -48,13 +50,13 @@ def visible_cases(user: Any) -> QuerySet[Case]:
     if user is None or not getattr(user, "is_authenticated", False):
         return Case.objects.none()
     scoped = Case.objects.visible_to(user)
-    assigned = Q(handler_user_id=user.pk)
+    # assigned to them, or filed by them on a resident's behalf (红色代办)
+    own = Q(handler_user_id=user.pk) | Q(proxy_user_id=user.pk)
     # A resident acts through their own link only: no staff timeline rows to follow.
-    if not has_perm_anywhere(user, Perm.VIEW):
-        return scoped | Case.objects.filter(assigned)
-    took_part = CaseEvent.objects.filter(actor_id=user.pk).values("case_id")
-    followed = Q(escalated_help=True, pk__in=took_part)
-    return scoped | Case.objects.filter(assigned | followed)
+    if has_perm_anywhere(user, Perm.VIEW):
+        took_part = CaseEvent.objects.filter(actor_id=user.pk).values("case_id")
+        own |= Q(escalated_help=True, pk__in=took_part)
+    return scoped | Case.objects.filter(own)
 
 
 def get_case(user: Any, pk: int, queryset: QuerySet[Case] | None = None) -> Case:

@@ -76,6 +76,7 @@ class CaseOut(Schema):
     reporter: str = Field(description="反映人（匿名时为“匿名”） / reporter's name")
     reporter_phone: str = Field(description="脱敏电话 / masked phone")
     red_proxy: bool
+    proxy_name: str = Field(description="红色代办的代办人 / who filed it for the resident")
     escalated_help: bool
     version: int
 
@@ -311,7 +312,16 @@ class CaseIn(Schema):
     channel: Channel | None = Field(
         None, description="默认：网格员为网格巡查，其他工作人员为热线 / default by role"
     )
-    red_proxy: bool = Field(False, description="红色代办 / a party member files on their behalf")
+    red_proxy: bool = Field(
+        False,
+        description="红色代办：党员、三长或党员中心户代居民提交 / filed on a resident's behalf",
+    )
+    reporter: int | None = Field(
+        None, description="代办的居民(人员编号) / the resident a red-proxy case is filed for"
+    )
+    proxy_name: str = Field(
+        "", max_length=50, description="代办人姓名，默认为当前账号 / the proxy, default: the caller"
+    )
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -31,7 +31,7 @@ from jiayuan.core.scoping import path_allowed
 from jiayuan.org.models import Area, Dwelling, Membership
 from jiayuan.people.models import Person
 
-from . import actions, notify, routing, sla
+from . import actions, notify, proxies, routing, sla
 from . import attributes as case_attributes
 from .actions import TransitionRefused
 from .choices import Channel, Level, Priority, Status
@@ -241,8 +241,10 @@ def intake(
         raise ValidationFailed("请选择网格", "the area must be a grid", field="grid")
     if actor is not None and not path_allowed(actor, grid.path, Perm.VIEW):
         # Staff may only file cases where they work; residents file through the
-        # public page, which passes actor=None.
-        raise NotFound("该位置不在您的管辖范围内", "the location is outside your area")
+        # public page, which passes actor=None; 三长 and 党员中心户 file 红色代办 for the
+        # residents they look after (defect 2, cases.proxies).
+        if not (red_proxy and proxies.may_file_for(actor, reporter)):
+            raise NotFound("该位置不在您的管辖范围内", "the location is outside your area")
     if red_proxy:
         proxy, proxy_name = _proxy(actor, proxy, proxy_name, reporter, reporter_name, anonymous)
     else:

@@ -12,8 +12,10 @@ from jiayuan.core.errors import BilingualError, PermissionDenied
 from jiayuan.core.roles import Role
 from jiayuan.core.views import page
 from jiayuan.org.models import Membership
+from jiayuan.people.models import Person
 
-from .. import services
+from .. import proxies, services
+from ..choices import Channel
 from ..forms import (
     IntakeForm,
     add_domain_error,
@@ -22,33 +24,49 @@ from ..forms import (
 from ..models import CasePhoto
 from .common import attach_photos, done, grid_features, scope_grids
 
-# --- intake ------------------------------------------------------------------------------------
-
 
 @page
 def case_new(request: HttpRequest) -> HttpResponse:
-    """新建诉求: a hotline order typed in by staff, or a grid worker's patrol finding."""
+    """新建诉求: a hotline order typed in by staff, a grid worker's patrol finding — or a
+    case a party member, one of the 三长 or a 党员中心户 files for a resident (红色代办).
+    The 三长 and 党员中心户 hold no grid: they file only for the residents they look
+    after, located at the resident's home."""
     user: Any = request.user
     grids = scope_grids(user)
-    if not grids.exists():
+    served = proxies.served_residents(user).select_related("dwelling")
+    proxy_only = not grids.exists()
+    if proxy_only and not served.exists():
         raise PermissionDenied("您的账号没有可登记诉求的网格", "no grid in your scope")
+    residents = served if proxy_only else (Person.objects.visible_to(user) | served)
     is_grid_worker = Membership.objects.filter(
         user=user, role=Role.GRID_WORKER, active=True
     ).exists()
-    initial: dict[str, Any] = {"channel": "patrol" if is_grid_worker else "hotline"}
+    channel = Channel.DOOR if proxy_only else Channel.PATROL if is_grid_worker else Channel.HOTLINE
+    initial: dict[str, Any] = {"channel": channel}
     if grids.count() == 1:
         initial["grid"] = grids.first()
     form = IntakeForm(
-        request.POST or None, request.FILES or None, user=user, grids=grids, initial=initial
+        request.POST or None,
+        request.FILES or None,
+        user=user,
+        grids=grids,
+        residents=residents,
+        proxy_only=proxy_only,
+        initial=initial,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        resident = data["resident"]
         dwelling = data["dwelling"]
         lat, lng = data["lat"], data["lng"]
+        has_point = lat is not None and lng is not None
         grid = None
-        if dwelling is None and (lat is None or lng is None):
-            grid = data["grid"]
-            lat, lng = grid.centroid_lat, grid.centroid_lng
+        if dwelling is None and not has_point:
+            if data["grid"] is None and resident is not None:
+                dwelling = resident.dwelling  # filed for a resident: at their home
+            else:
+                grid = data["grid"]
+                lat, lng = grid.centroid_lat, grid.centroid_lng
         try:
             with transaction.atomic():
                 case = services.intake(
@@ -62,10 +80,13 @@ def case_new(request: HttpRequest) -> HttpResponse:
                     dwelling=dwelling,
                     grid=grid,
                     address=data["address"] or (str(dwelling) if dwelling else ""),
-                    reporter_name=data["reporter_name"],
+                    reporter=resident,
+                    reporter_name="" if resident is not None else data["reporter_name"],
                     reporter_phone=data["reporter_phone"],
                     anonymous=data["anonymous"],
                     source_ref=data["source_ref"],
+                    red_proxy=data["red_proxy"],
+                    proxy_name=data["proxy_name"],
                 )
                 attach_photos(case, data["photos"], CasePhoto.Kind.REPORT, user)
         except BilingualError as exc:
@@ -74,6 +95,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
             return done(request, case, "诉求已受理")
     context = {
         "form": form,
+        "proxy_only": proxy_only,
         "features": {"type": "FeatureCollection", "features": grid_features(grids)},
     }
     return render(request, "cases/new.html", context, status=422 if form.errors else 200)
