@@ -283,3 +283,15 @@ def test_red_proxy_cases_counted_per_compound_party_branch(
     assert all(after[k].red_proxy == before[k].red_proxy for k in others)
     # and the grid worker sees only their own zone's branch
     assert {row.key for row in indicators.red_proxy_by_branch(users["grid"])} <= {zone_path}
+
+
+def test_dashboard_lists_red_proxy_cases_per_branch(
+    users: dict[str, Any], neighbour: Person
+) -> None:
+    response = post_case(client_for(users["head"]), red_proxy=True, reporter=neighbour.pk)
+    assert response.status_code == 201, response.content
+    page = client_for(users["community"]).get("/cases/indicators/")
+    assert page.status_code == 200
+    rows = page.context["branches"]
+    assert sum(row["red_proxy"] for row in rows) >= 1
+    assert 'data-testid="red-proxy-branches"' in page.content.decode()

@@ -95,6 +95,17 @@ def dashboard(user: Any, months: int = 12) -> dict[str, Any]:
     changes = ind.month_over_month(user, today)
     return {
         "baseline": baseline_context(ind.since_baseline(user, today=today)),
+        "branches": [
+            {
+                "name": b.label,
+                "zone": b.zone,
+                "red_proxy": b.red_proxy,
+                "closed": b.closed,
+                "share": percent(b.share),
+            }
+            for b in ind.red_proxy_by_branch(user, start=first)
+            if b.received
+        ],
         "kpis": kpis,
         "chart": {
             "months": [f"{m.year}年1月" if m.month == 1 else f"{m.month}月" for m in labels],
