@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
 from jiayuan.iot import alarms, refs
 from jiayuan.iot.ingest import IngestResult, ingest_batch, make_message
@@ -91,14 +93,28 @@ def item(
     return {"serial": device.serial, "kind": kind, "body": body}
 
 
+@pytest.fixture(autouse=True)
+def jobs_run_at_once() -> Iterator[None]:
+    """Huey runs a job when it is enqueued (no worker in unit tests): the follow-up of a
+    new alarm (its case) runs as soon as the batch's commit enqueues it."""
+    before = HUEY.immediate
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = before
+
+
 @pytest.fixture
-def send() -> Any:
+def send(django_capture_on_commit_callbacks: Any) -> Any:
+    """Ingest one batch as ``jiayuan ingest`` does; what the batch's commit would start
+    (the alarms' follow-up jobs) runs when it returns, as after a real commit."""
+
     def send_(*items: dict[str, Any], now: dt.datetime | None = None) -> IngestResult:
         now = now or timezone.now()
         for one in items:
             body = one.get("body")
             if isinstance(body, dict) and "ts" in body and body["ts"] is None:
                 one["body"] = {**body, "ts": now.isoformat()}
-        return ingest_batch(list(items), source="mqtt", now=now)
+        with django_capture_on_commit_callbacks(execute=True):
+            return ingest_batch(list(items), source="mqtt", now=now)
 
     return send_

@@ -1,8 +1,9 @@
 """Acceptance tests of device ingest against the real Mosquitto on 127.0.0.1:1883.
 
 A real ``jiayuan ingest`` subprocess runs on its own temporary SQLite database (migrated
-and seeded with the tiny demo county once per session), exactly as in production; the
-test publishes with paho over QoS 1 and reads the database directly. Every test uses its
+and seeded with the tiny demo county once per session), exactly as in production, beside
+a ``jiayuan worker`` that runs the jobs ingest enqueues (an alarm's case); the test
+publishes with paho over QoS 1 and reads the database directly. Every test uses its
 own devices (unique serials, so unique topics), its own MQTT client id and its own
 shared-subscription group, so parallel runs and other subscribers do not interfere.
 """
@@ -122,13 +123,28 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     env.pop("JIAYUAN_REDIS_URL", None)
     env.pop("JIAYUAN_INGEST_TEST_DELAY_MS", None)
     log = tmp / "setup.log"
+    worker: subprocess.Popen[bytes] | None = None
     try:
         _run([JIAYUAN, "migrate", "--no-input", "-v", "0"], env, log)
         # The tiny county's areas, people and accounts; not its year of cases or its demo
         # devices, which these tests do not need.
         _run([sys.executable, "-c", SEED_WORLD], env, log)
+        # The job consumer (no periodic jobs: the offline check would judge the test
+        # devices), polling its queue every 50 ms at most.
+        with (tmp / "worker.log").open("ab") as out:
+            worker = subprocess.Popen(
+                [JIAYUAN, "worker", "--no-periodic", "-w", "2", "-d", "0.02", "-m", "0.05"],
+                env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True,
+            )  # fmt: skip
         yield World(url=url, env=env, tmp=tmp)
     finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=5)
         if scratch:
             _admin(base, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
@@ -143,10 +159,10 @@ def _admin(url: str, sql: str) -> None:
 class Ingest:
     """One ``jiayuan ingest`` process with a fixed client id (its persistent session)."""
 
-    def __init__(self, world: World, name: str, **env: str) -> None:
+    def __init__(self, world: World, name: str, group: str = "", **env: str) -> None:
         self.world = world
         self.client_id = f"test-ingest-{name}-{uuid.uuid4().hex[:8]}"
-        self.group = f"t{uuid.uuid4().hex[:10]}"
+        self.group = group or f"t{uuid.uuid4().hex[:10]}"
         self.env = {**world.env, **env}
         self.log = world.tmp / f"{self.client_id}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -207,8 +223,8 @@ def forget_session(client_id: str) -> None:
 def ingest(world: World) -> Iterator[Callable[..., Ingest]]:
     started: list[Ingest] = []
 
-    def start(name: str, **env: str) -> Ingest:
-        process = Ingest(world, name, **env)
+    def start(name: str, group: str = "", **env: str) -> Ingest:
+        process = Ingest(world, name, group, **env)
         process.start()
         started.append(process)
         return process
@@ -270,6 +286,10 @@ def test_smoke_alarm_over_mqtt_becomes_alarm_within_a_second_and_a_case_in_the_g
     alarm_id, severity, status, case_ref, area_path = alarm[0]
     assert (severity, status) == ("critical", "active")
     assert area_path.startswith(grid_path)
+    # (the case is opened by the job the batch's commit enqueued, and written back)
+    case_ref = wait_until(
+        lambda: world.scalar("SELECT case_ref FROM iot_alarm WHERE id = ?", alarm_id), timeout=20
+    )
     # … with a device case routed to the device's grid, linked both ways
     case = world.query(
         "SELECT number, channel, grid_id, source_ref FROM cases_case WHERE source_ref = ?",
@@ -302,6 +322,11 @@ def test_same_message_twice_gives_one_alarm_with_one_count(
         "SELECT COUNT(*) FROM iot_message WHERE device_id = ? AND message_id = ?",
         smoke["id"], body["message_id"],
     ) == 1  # fmt: skip
+    # the case comes from the alarm's follow-up job: wait for it, then count
+    assert wait_until(
+        lambda: world.scalar("SELECT case_ref FROM iot_alarm WHERE device_id = ?", smoke["id"]),
+        timeout=20,
+    )
     assert (
         world.scalar(
             "SELECT COUNT(*) FROM cases_case WHERE source_ref IN "
@@ -371,3 +396,77 @@ def test_killed_before_commit_then_restarted_stores_every_message_exactly_once(
     assert world.query(
         "SELECT COUNT(*), SUM(count) FROM iot_alarm WHERE device_id = ?", smoke["id"]
     ) == [(1, 1)]
+
+
+def test_two_processes_on_one_shared_subscription_split_the_stream_without_loss_or_double_alarm(
+    world: World, ingest: Callable[..., Ingest], publisher: Callable[..., None]
+) -> None:
+    # given two ingest processes in one shared-subscription group, and ten detectors
+    group = f"t{uuid.uuid4().hex[:10]}"
+    first, second = ingest("split-a", group), ingest("split-b", group)
+    _, smokes = world.devices(*["smoke"] * 10)
+    offsets = {p: p.log.stat().st_size for p in (first, second)}
+    # when each detector sends heartbeats and a fire alarm that the device repeats
+    # (same message id, so the broker deals the copies to both processes), then a second
+    # alarm message: the broker deals consecutive messages round robin between the two
+    sent: dict[int, set[str]] = {}
+    for round_ in range(3):
+        for smoke in smokes:
+            body = make_message({"battery": 90 - round_})
+            publisher(smoke["serial"], "heartbeat", body)
+            sent.setdefault(smoke["id"], set()).add(body["message_id"])
+    for smoke in smokes:
+        fire = make_message({"event": "alarm"})
+        publisher(smoke["serial"], "event", fire)
+        publisher(smoke["serial"], "event", fire)
+        again = make_message({"event": "alarm"})
+        publisher(smoke["serial"], "event", again)
+        sent[smoke["id"]] |= {fire["message_id"], again["message_id"]}
+    ids = [s["id"] for s in smokes]
+    marks = ",".join("?" * len(ids))
+    total = sum(len(v) for v in sent.values())
+    assert wait_until(
+        lambda: (
+            world.scalar(
+                f"SELECT COUNT(*) FROM iot_message WHERE device_id IN ({marks})",
+                *ids,  # noqa: S608
+            )
+            >= total
+        ),
+        timeout=30,
+    )
+    time.sleep(0.5)  # a duplicate still in flight would land by now
+    # then every message is stored exactly once …
+    for device_id, message_ids in sent.items():
+        stored = world.query("SELECT message_id FROM iot_message WHERE device_id = ?", device_id)
+        assert sorted(r[0] for r in stored) == sorted(message_ids)
+    # … each detector has one alarm counting its two distinct alarm messages …
+    alarms = world.query(
+        f"SELECT device_id, COUNT(*), SUM(count) FROM iot_alarm WHERE device_id IN ({marks}) "  # noqa: S608
+        "GROUP BY device_id", *ids,
+    )  # fmt: skip
+    assert sorted(alarms) == sorted((i, 1, 2) for i in ids)
+    # … and one case, once the follow-up jobs ran
+    assert wait_until(
+        lambda: (
+            world.scalar(
+                f"SELECT COUNT(*) FROM iot_alarm WHERE case_ref != '' AND device_id IN ({marks})",  # noqa: S608
+                *ids,
+            )
+            == len(ids)
+        ),
+        timeout=30,
+    )
+    alarm_keys = f"SELECT 'alarm:' || id FROM iot_alarm WHERE device_id IN ({marks})"  # noqa: S608
+    cases = world.query(
+        f"SELECT source_ref, COUNT(*) FROM cases_case WHERE source_ref IN ({alarm_keys}) "  # noqa: S608
+        "GROUP BY source_ref", *ids,
+    )  # fmt: skip
+    assert len(cases) == len(ids) and all(n == 1 for _, n in cases)
+    # and both processes took a share of the stream, which together is all of it
+    shares = []
+    for process in (first, second):
+        process.stop()  # waits for the process to exit, after its last log line
+        tail = process.log.read_text(errors="replace")[offsets[process] :]
+        shares.append(int(tail.split("ingest stopped: ")[1].split()[0]))
+    assert min(shares) > 0 and sum(shares) == 6 * len(smokes)  # 3 heartbeats, 3 events

@@ -341,9 +341,12 @@ def _apply(actions: list[_Action], result: EngineResult) -> None:
                 continue
             if action.device.pk not in loaded:
                 loaded[action.device.pk] = action.device.load()
+            # The case (and the grid's notice) follow in a job after the batch commits:
+            # case intake inside the batch would hold every message behind it.
             alarm, new = raise_alarm(
-                loaded[action.device.pk], action.rule, at=action.at, detail=action.detail
-            )
+                loaded[action.device.pk], action.rule, at=action.at, detail=action.detail,
+                after_commit=True,
+            )  # fmt: skip
             open_alarms[key] = alarm
             if new:
                 result.raised.append(alarm.pk)

@@ -7,6 +7,12 @@ side acknowledge the batch's messages to the broker. A process killed before the
 commit loses nothing (the broker redelivers); a redelivered message finds its
 ``(device, message_id)`` already stored and changes nothing.
 
+What a new alarm sets going beyond its own row — its case in the request loop, the
+grid workers' notice of a critical one — is not part of the batch: the commit enqueues
+one job per such alarm (:func:`jiayuan.iot.tasks.follow_up_alarm`, Huey), retried until
+the case is open, which writes the case number back to the alarm. Case intake therefore
+never holds up device messages, and an alarm is visible as soon as its batch commits.
+
 Wire format (also what the simulator publishes, see :func:`make_message`)::
 
     topic  jiayuan/v1/{device_serial}/{telemetry|event|heartbeat}
@@ -129,7 +135,9 @@ class Rejected:
 @dataclass
 class IngestResult:
     """What a batch did: how many messages were new, repeated or refused, and which
-    alarms and cases it produced."""
+    alarms it raised or cleared. ``cases`` holds the numbers of cases already opened for
+    them when the caller answers (HTTP opens them after the commit, before answering);
+    MQTT leaves them to the follow-up job."""
 
     received: int = 0
     stored: int = 0

@@ -3,7 +3,9 @@
 The device authenticates with its own token (``Authorization: Device <token>`` or
 ``X-Device-Token: <token>``) and posts one message or a list, in the MQTT body format
 plus ``"kind"``. The same :func:`jiayuan.iot.ingest.ingest_batch` as MQTT stores and
-evaluates them, in one transaction.
+evaluates them, in one transaction. The cases of new alarms are opened after that
+transaction commits, before answering (the device waits for the answer anyway, and the
+answer names the cases); the job the commit enqueued then finds them open.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from jiayuan.core.errors import ValidationFailed
 
 from .choices import DeviceStatus, IngestSource
 from .ingest import from_http, ingest_batch
+from .lifecycle import CaseNotOpened, follow_up
 from .models import DeadLetter, Device
 
 MAX_BATCH = 1000
@@ -108,5 +111,12 @@ def ingest(request: HttpRequest) -> Status:
             "detail": None,
         })  # fmt: skip
     result = ingest_batch([from_http(device, item) for item in items], source=IngestSource.HTTP)
+    for alarm_id in result.alarms_raised:
+        try:
+            number = follow_up(alarm_id)
+        except CaseNotOpened:
+            continue  # the job enqueued at commit keeps trying
+        if number:
+            result.cases.append(number)
     status = 422 if items and result.dead_letters == len(items) else 200
     return Status(status, result.to_json())

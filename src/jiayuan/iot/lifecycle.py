@@ -21,7 +21,7 @@ from jiayuan.core import audit
 from jiayuan.core.actions import ensure_in_scope
 from jiayuan.core.errors import Conflict, NotFound, ValidationFailed
 from jiayuan.core.incidents import raise_incident
-from jiayuan.core.models import AuditEntry
+from jiayuan.core.models import AuditEntry, Notification
 from jiayuan.core.notices import send_notice
 from jiayuan.core.roles import Perm, Role
 from jiayuan.org.models import Membership
@@ -93,14 +93,18 @@ def raise_alarm(
     detail: dict[str, Any] | None = None,
     count: int = 1,
     title: str = "",
+    after_commit: bool = False,
 ) -> tuple[Alarm, bool]:
     """Raise ``rule`` on ``device``, or count a repeat on its open alarm.
 
     Returns the alarm and whether it is new. A new alarm of a rule that opens cases
-    gets its case in the same transaction (a failure to open the case is logged and
-    retried by the escalation job rather than losing the alarm), and a critical one
-    (fire, gas, an emergency call) is told at once to the grid workers of the place
-    (:func:`tell_grid`), whoever the case is routed to. ``title`` defaults to the
+    gets its case, and a critical one (fire, gas, an emergency call) is told at once to
+    the grid workers of the place (:func:`tell_grid`), whoever the case is routed to —
+    both through :func:`follow_up`. By default that runs in the caller's transaction
+    (jobs, demo data); with ``after_commit`` (the ingest engine) it becomes a job
+    enqueued once the transaction commits, so case intake never holds up a batch of
+    device messages. A failure to open the case is logged and retried (by the job, then
+    by the escalation job) rather than losing the alarm. ``title`` defaults to the
     device's name and the rule's."""
     with transaction.atomic():
         current = _open_alarm(device, rule)
@@ -127,11 +131,66 @@ def raise_alarm(
             return repeat(current, at=at, detail=detail, count=count), False
         event(alarm, AlarmEventKind.RAISED, at=at, note=rule.name, data=detail)
         audit.record(AuditEntry.Action.CREATE, alarm, None, audit.snapshot(alarm), rule.code)
-        if rule.opens_case:
-            open_case(alarm)
-            if alarm.severity == Severity.CRITICAL:
-                tell_grid(alarm)
+        if needs_follow_up(rule):
+            if after_commit:
+                request_follow_up(alarm.pk)
+            else:
+                _follow_up(alarm)
     return alarm, True
+
+
+def needs_follow_up(rule: AlarmRule) -> bool:
+    """Whether a new alarm of ``rule`` has work beyond its own row (a case, a notice)."""
+    return bool(rule.opens_case)
+
+
+def request_follow_up(alarm_id: int) -> None:
+    """Enqueue :func:`follow_up` for ``alarm_id`` once the current transaction commits
+    (a rolled-back alarm enqueues nothing; the job finds the committed row)."""
+    from .tasks import follow_up_alarm
+
+    transaction.on_commit(lambda: follow_up_alarm(alarm_id), robust=True)
+
+
+class CaseNotOpened(Exception):
+    """The alarm's case could not be opened yet (the job is retried)."""
+
+
+def follow_up(alarm_id: int) -> str:
+    """What a new alarm sets going beyond its own row, in its own transaction: open its
+    case through the incident bridge (the number written back to the alarm) and, for a
+    critical alarm, tell the grid workers of the place. Idempotent, so a job retried or
+    run twice changes nothing more: the alarm row is locked, a case already linked is
+    kept (and the cases side answers a re-sent key with the case it opened), and the grid
+    is told once. Returns the case number; raises :class:`CaseNotOpened` when the rule
+    opens cases and none could be opened, so that the job is retried."""
+    with transaction.atomic():
+        alarm = (
+            Alarm.objects.select_for_update(of=("self",))
+            .select_related("rule", "device__device_type", "device__area", "device__dwelling")
+            .filter(pk=alarm_id)
+            .first()
+        )
+        if alarm is None:
+            return ""
+        number = _follow_up(alarm)
+    if alarm.rule.opens_case and not number:
+        raise CaseNotOpened(f"alarm {alarm_id}: case not opened")
+    return number
+
+
+def _follow_up(alarm: Alarm) -> str:
+    rule = alarm.rule
+    number = open_case(alarm) if rule.opens_case else ""
+    if rule.opens_case and alarm.severity == Severity.CRITICAL and not _grid_told(alarm):
+        tell_grid(alarm)
+    return number
+
+
+def _grid_told(alarm: Alarm) -> bool:
+    return Notification.objects.filter(
+        kind="alarm_grid", link=reverse("iot:alarm", args=[alarm.pk])
+    ).exists()
 
 
 def _open_alarm(device: Device, rule: AlarmRule) -> Alarm | None:

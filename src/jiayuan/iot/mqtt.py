@@ -226,3 +226,4 @@ class Ingestor:
         finally:
             self.client.disconnect()
             self.client.loop_stop()
+            log.info("ingest stopped: %d messages in total", self.total)

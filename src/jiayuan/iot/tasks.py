@@ -1,4 +1,5 @@
-"""Periodic jobs of the device side (see :mod:`jiayuan.iot.jobs` for what each does)."""
+"""Jobs of the device side: the periodic ones (see :mod:`jiayuan.iot.jobs` for what each
+does) and the follow-up of a new alarm (its case), enqueued after the ingest commit."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ from typing import Any
 
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
-from . import jobs
+from . import jobs, lifecycle
+
+# A case that cannot be opened yet (the request loop's database away, a category
+# missing) is tried again every FOLLOW_UP_RETRY_S for about an hour; past that the escalation job
+# keeps trying every minute while the alarm is open.
+FOLLOW_UP_RETRIES = 120
+FOLLOW_UP_RETRY_S = 30
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -37,3 +44,11 @@ def escalate_unacknowledged() -> dict[str, int]:
 def purge_old_messages() -> dict[str, Any]:
     """Nightly: telemetry retention (30 days) and old dead letters (90 days)."""
     return jobs.purge_old_messages(now=timezone.now())
+
+
+@db_task(retries=FOLLOW_UP_RETRIES, retry_delay=FOLLOW_UP_RETRY_S)
+def follow_up_alarm(alarm_id: int) -> str:
+    """After the ingest batch that raised an alarm commits: open its case and tell the
+    grid (:func:`lifecycle.follow_up`, idempotent); raises to be retried until the case
+    is open."""
+    return lifecycle.follow_up(alarm_id)
