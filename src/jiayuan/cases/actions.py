@@ -18,11 +18,13 @@ own in-memory staff.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import get_language
 
 from jiayuan.core.calendar import MINUTES_PER_WORKDAY, WorkClock
 from jiayuan.core.errors import BilingualError, PermissionDenied, ValidationFailed
@@ -32,7 +34,7 @@ from jiayuan.org.models import Area
 
 from . import routing, sla
 from .choices import FINAL_STATUSES, LEVEL_ORDER, Channel, Level, Satisfaction, Status
-from .machine import TRANSITIONS, event_kind
+from .machine import OTHER_EVENTS, TRANSITIONS, event_kind
 from .models import Case, Department, ReturnVisit
 
 
@@ -42,7 +44,7 @@ class TransitionRefused(BilingualError):
 
 
 # --- effects ---------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class Event:
     """A timeline event to write: what ``apply`` functions say (the action, its note and
     data); :func:`apply` adds the step, visibility and statuses from the table."""
@@ -60,7 +62,7 @@ class Event:
     actor: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Notice:
     """An inbox notice about the case, to ``users`` and to the supervisors of
     ``supervisors_of`` (resolved when the notice is written)."""
@@ -72,7 +74,7 @@ class Notice:
     supervisors_of: Area | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Effects:
     """Everything an action does besides changing the case's own fields."""
 
@@ -136,7 +138,7 @@ class LiveWorld:
         return target
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """Who acts, when, on which clock and in which world."""
 
@@ -170,26 +172,34 @@ def apply(case: Case, action: str, ctx: Context, **params: Any) -> Effects:
     transition = TRANSITIONS[action]
     before = case.status
     effects = APPLY[action](case, ctx, **params)
-    outcome = transition.outcomes.get(effects.outcome) if transition.outcomes else None
-    if transition.outcomes and outcome is None:
-        raise KeyError(f"{action} ended in an undeclared outcome {effects.outcome!r}")
-    case.status = transition.status_after(before, effects.outcome)
+    moved_by_own_event = True
+    if transition.outcomes:
+        outcome = transition.outcomes.get(effects.outcome)
+        if outcome is None:
+            raise KeyError(f"{action} ended in an undeclared outcome {effects.outcome!r}")
+        # With a follow-up that moves the case, its own event leaves it as it was.
+        moved_by_own_event = not outcome.via
+        after = outcome.status
+    else:
+        after = transition.target if transition.target is not None else before
+    case.status = after
     if transition.restarts_clock:
         sla.start_stage(case, ctx.now, ctx.clock)
-    # With a follow-up that moves the case, the action's own event leaves it as it was.
-    moved_by_own_event = outcome is None or not outcome.via
-    for n, event in enumerate(effects.events):
-        kind = event_kind(event.action)
-        event.step, event.public = kind.step, kind.public
-        event.actor = None if event.by_system else ctx.actor
+    actor = ctx.actor
+    own = True
+    for event in effects.events:
+        kind = TRANSITIONS.get(event.action) or OTHER_EVENTS[event.action]
+        event.step = kind.step
+        event.public = kind.public
+        event.actor = None if event.by_system else actor
         if event.on is not None:
             event.from_status = event.to_status = event.on.status
         else:
             event.from_status = before
-            own = n == 0
-            event.to_status = case.status if (not own or moved_by_own_event) else before
+            event.to_status = after if (moved_by_own_event or not own) else before
+        own = False
     if (
-        case.status in FINAL_STATUSES
+        after in FINAL_STATUSES
         and before not in FINAL_STATUSES
         and case.channel == Channel.DEVICE
         and case.source_ref
@@ -221,6 +231,16 @@ def unsuspend(case: Case, now: dt.datetime, clock: WorkClock) -> float:
     sla.pause_ended(case, paused, clock)
     case.suspended_at = None
     return paused
+
+
+@functools.lru_cache(maxsize=32)
+def _verdict_label_in(satisfaction: str, language: str | None) -> str:
+    return str(Satisfaction(satisfaction).label)
+
+
+def _verdict_label(satisfaction: str) -> str:
+    """The verdict's label (a lazy translation costs more than the rest of a visit)."""
+    return _verdict_label_in(satisfaction, get_language())
 
 
 def _users(*users: Any) -> tuple[Any, ...]:
@@ -486,7 +506,7 @@ def apply_visit(
     )
     visit.case = case
     case.satisfaction = satisfaction
-    label = Satisfaction(satisfaction).label
+    label = _verdict_label(satisfaction)
     effects = first_event("visit", f"回访：{label}。{comment}", satisfaction=satisfaction)
     effects.visits.append(visit)
     if satisfaction != Satisfaction.UNSATISFIED:
@@ -537,12 +557,15 @@ def apply_merge(case: Case, ctx: Context, *, into: str | int, reason: str = "") 
     )
 
 
-def receive_event(case: Case, actor: Any, duplicates: Iterable[str]) -> Event:
-    """Intake's ``receive`` event (问), resolved like an action's."""
+def receive_event(
+    case: Case, actor: Any, duplicates: Iterable[str], channel_label: str = ""
+) -> Event:
+    """Intake's ``receive`` event (问), resolved like an action's (``channel_label``
+    spares a caller who knows it the translation lookup)."""
     kind = event_kind("receive")
     return Event(
         "receive",
-        f"渠道：{case.get_channel_display()}",
+        f"渠道：{channel_label or case.get_channel_display()}",
         {"duplicates": list(duplicates)},
         step=kind.step,
         public=kind.public,

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 def start_stage(case: Case, now: dt.datetime, clock: WorkClock | None = None) -> None:
     """Start the clock of the stage the case's status belongs to."""
     clock = clock or WorkClock()
-    stage = STAGE_OF_STATUS.get(Status(case.status))
+    # (str-valued choices hash as their values: no enum lookup on this hot path)
+    stage = STAGE_OF_STATUS.get(case.status)  # type: ignore[call-overload]
     case.stage_started_at = now
     case.escalations = 0
     if stage is None:
