@@ -9,9 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from jiayuan.core.errors import BilingualError, PermissionDenied
-from jiayuan.core.roles import Role
 from jiayuan.core.views import page
-from jiayuan.org.models import Membership
 from jiayuan.people.models import Person
 
 from .. import proxies, services
@@ -38,10 +36,9 @@ def case_new(request: HttpRequest) -> HttpResponse:
     if proxy_only and not served.exists():
         raise PermissionDenied("您的账号没有可登记诉求的网格", "no grid in your scope")
     residents = served if proxy_only else (Person.objects.visible_to(user) | served)
-    is_grid_worker = Membership.objects.filter(
-        user=user, role=Role.GRID_WORKER, active=True
-    ).exists()
-    channel = Channel.DOOR if proxy_only else Channel.PATROL if is_grid_worker else Channel.HOTLINE
+    # the filer's default channel, decided where intake decides it; a 三长 or 党员中心户
+    # typically brings a neighbour's problem from a door-to-door visit (敲门行动)
+    channel = Channel.DOOR if proxy_only else services.default_channel(user)
     initial: dict[str, Any] = {"channel": channel}
     if grids.count() == 1:
         initial["grid"] = grids.first()
