@@ -81,8 +81,14 @@ def database_figures() -> dict[str, int]:
 
 def raw_sqlite(tables: list[str]) -> tuple[float, int]:
     """executemany of every seeded row into indexed empty copies, one transaction."""
+    import datetime as dt
+    import sqlite3
+
     from django.db import connection
 
+    # Django reads TIME columns back as datetime.time, which sqlite3 cannot bind; it
+    # stores them as their ISO text, so the copy does too
+    sqlite3.register_adapter(dt.time, dt.time.isoformat)
     raw = connection.connection
     rows_total = 0
     data: dict[str, list[tuple[Any, ...]]] = {}
@@ -171,6 +177,8 @@ def child(backend: str, scale: str, seed: int, out: Path, profile: Path | None =
         wrong = {k: figures[k] for k, v in COUNTY_FIGURES.items() if figures[k] != v}
         if wrong or figures["forces"] < 5700:
             sys.exit(f"the county does not reproduce the published figures: {wrong} {figures}")
+    print(f"{backend}: seeded in {seeded['wall']:.1f} s wall, {seeded['cpu']:.1f} s cpu; "
+          f"stages (wall s): {counts['stage_wall_seconds']}", flush=True)  # fmt: skip
     tables = seeded_tables()
     if backend == "sqlite":
         raw_seconds, rows = raw_sqlite(tables)
