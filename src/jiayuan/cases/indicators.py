@@ -472,7 +472,8 @@ class Change:
 
 def month_over_month(user: Any, month: dt.date, **filters: Any) -> list[Change]:
     """Requests per top category received in ``month`` against the month before, in
-    one query: ``[Change("01", "物业服务", 79, 100)]`` reads "物业服务 down 21 %"."""
+    one query: ``[Change("01", "物业服务", 90, 100)]`` reads "物业服务 down 10 % on last
+    month" (the change since the programme began is :func:`since_baseline`)."""
     this_start = month_start(month)
     prev_start = month_start(this_start - dt.timedelta(days=1))
     following = next_month(this_start)
