@@ -54,6 +54,17 @@ def drop_nulls(data: dict[str, Any], nullable: tuple[str, ...] = ()) -> dict[str
     return {k: v for k, v in data.items() if v is not None or k in nullable}
 
 
+def filter_fields(qs: models.QuerySet[M], filters: Any, **lookups: str) -> models.QuerySet[M]:
+    """``qs`` filtered by each named field of ``filters`` that has a value, as
+    ``lookup=value`` (``person="person_id"``). ``None`` and ``""`` filter nothing;
+    ``False`` does (``on_duty=false``)."""
+    for name, lookup in lookups.items():
+        value = getattr(filters, name)
+        if value is not None and value != "":
+            qs = qs.filter(**{lookup: value})
+    return qs
+
+
 @dataclass(frozen=True)
 class Docs:
     """The operation descriptions shown in the OpenAPI document (``/api/docs``)."""

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from jiayuan.core import actions
 from jiayuan.core.api import get_visible, require_change
-from jiayuan.core.crud import drop_nulls
+from jiayuan.core.crud import drop_nulls, filter_fields
 from jiayuan.core.errors import Conflict, ValidationFailed
 
 from .choices import AreaKind
@@ -27,13 +27,7 @@ def dwelling_queryset(user: Any) -> QuerySet[Dwelling]:
 def filter_dwellings(qs: QuerySet[Dwelling], filters: Any) -> QuerySet[Dwelling]:
     if filters.area is not None:
         qs = filter_under(qs, filters.area)
-    if filters.unit is not None:
-        qs = qs.filter(unit_id=filters.unit)
-    if filters.use:
-        qs = qs.filter(use=filters.use)
-    if filters.search:
-        qs = qs.filter(number__contains=filters.search)
-    return qs
+    return filter_fields(qs, filters, unit="unit_id", use="use", search="number__contains")
 
 
 def unit_for(user: Any, unit_id: int) -> Area:

@@ -19,7 +19,7 @@ from ninja import Query, Router, Status
 
 from jiayuan.core import actions
 from jiayuan.core.api import acting_user, get_visible, paginate, require_change, responses
-from jiayuan.core.crud import Resource, drop_nulls, register
+from jiayuan.core.crud import Resource, drop_nulls, filter_fields, register
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from jiayuan.core.roles import Perm
 from jiayuan.core.schemas import Page, PageParams
@@ -102,19 +102,16 @@ def filter_persons(qs: QuerySet[Person], filters: PersonFilters) -> QuerySet[Per
         qs = qs.filter(birth_date__lte=years_before(today, filters.age_min))
     if filters.age_max is not None:
         qs = qs.filter(birth_date__gt=years_before(today, filters.age_max + 1))
-    if filters.political_status:
-        qs = qs.filter(political_status=filters.political_status)
-    if filters.gender:
-        qs = qs.filter(gender=filters.gender)
-    if filters.residence_status:
-        qs = qs.filter(residence_status=filters.residence_status)
-    if filters.living is not None:
-        qs = qs.filter(death_date__isnull=filters.living)
-    if filters.household is not None:
-        qs = qs.filter(household_id=filters.household)
-    if filters.dwelling is not None:
-        qs = qs.filter(dwelling_id=filters.dwelling)
-    return qs
+    return filter_fields(
+        qs,
+        filters,
+        political_status="political_status",
+        gender="gender",
+        residence_status="residence_status",
+        living="death_date__isnull",
+        household="household_id",
+        dwelling="dwelling_id",
+    )
 
 
 def person_refs(user: Any, data: dict[str, Any], area: Area | None = None) -> dict[str, Any]:

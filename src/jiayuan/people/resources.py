@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from jiayuan.core import actions
 from jiayuan.core.api import get_visible, require_change
-from jiayuan.core.crud import drop_nulls
+from jiayuan.core.crud import drop_nulls, filter_fields
 from jiayuan.core.errors import Conflict, ValidationFailed
 from jiayuan.core.validity import valid_on
 from jiayuan.org.choices import AreaKind
@@ -80,11 +80,7 @@ def household_queryset(user: Any) -> QuerySet[Household]:
 def filter_households(qs: QuerySet[Household], filters: Any) -> QuerySet[Household]:
     if filters.area is not None:
         qs = filter_under(qs, filters.area)
-    if filters.dwelling is not None:
-        qs = qs.filter(dwelling_id=filters.dwelling)
-    if filters.search:
-        qs = qs.filter(number__contains=filters.search)
-    return qs
+    return filter_fields(qs, filters, dwelling="dwelling_id", search="number__contains")
 
 
 def household_refs(user: Any, data: dict[str, Any], area: Area | None = None) -> dict[str, Any]:
@@ -144,10 +140,7 @@ def position_queryset(user: Any) -> QuerySet[Position]:
 def filter_positions(qs: QuerySet[Position], filters: Any) -> QuerySet[Position]:
     if filters.area is not None:
         qs = filter_under(qs, filters.area)
-    if filters.role:
-        qs = qs.filter(role=filters.role)
-    if filters.person is not None:
-        qs = qs.filter(person_id=filters.person)
+    qs = filter_fields(qs, filters, role="role", person="person_id")
     if filters.active is not None:
         held = held_on(timezone.localdate())
         qs = qs.filter(held if filters.active else ~held)
@@ -187,13 +180,7 @@ def force_queryset(user: Any) -> QuerySet[Force]:
 def filter_forces(qs: QuerySet[Force], filters: Any) -> QuerySet[Force]:
     if filters.area is not None:
         qs = filter_under(qs, filters.area)
-    if filters.kind:
-        qs = qs.filter(kind=filters.kind)
-    if filters.person is not None:
-        qs = qs.filter(person_id=filters.person)
-    if filters.on_duty is not None:
-        qs = qs.filter(on_duty=filters.on_duty)
-    return qs
+    return filter_fields(qs, filters, kind="kind", person="person_id", on_duty="on_duty")
 
 
 def create_force(user: Any, body: Any) -> Force:

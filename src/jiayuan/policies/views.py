@@ -27,6 +27,7 @@ from jiayuan.core.roles import Perm
 from jiayuan.core.rules import RuleError, render_lines
 from jiayuan.core.scoping import has_perm_anywhere, path_allowed
 from jiayuan.core.views import is_htmx, page
+from jiayuan.people.views import address as dwelling_address
 
 from . import indicators as ind
 from . import matching, queries, services
@@ -63,17 +64,6 @@ def get_policy(user: Any, code: str) -> Policy:
 
 def status_css(status: str) -> str:
     return STATUS_CSS.get(MatchStatus(status), "bg-secondary-lt") if status else ""
-
-
-def dwelling_address(person: Any) -> str:
-    """楼栋 单元 房号 of the person's dwelling (what a worker needs to find the door)."""
-    dwelling = person.dwelling
-    if dwelling is None:
-        return ""
-    unit = dwelling.unit
-    building = unit.parent
-    parts = [building.name if building else "", unit.name, str(dwelling)]
-    return " ".join(p for p in parts if p)
 
 
 def decorate(matches: list[Match], today: dt.date) -> list[Match]:
