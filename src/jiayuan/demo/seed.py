@@ -135,25 +135,12 @@ def seed_demo(
         return {"skipped": True}
     started = time.perf_counter()
     bar = Progress(_estimate(residents or SCALES[scale].residents), enabled=progress)
+    # One transaction for the whole seed: it lands complete or not at all, and what the
+    # other apps write action by action (policy visits, alarms) commits once instead of
+    # row by row. DEBUG would keep every statement in memory.
     try:
-        with bar.stage("规划"):
-            world = plan_world(scale, seed, residents=residents)
-        planned = time.perf_counter()
-        counts = write_world(
-            world, progress=bar, audited=scale != "bench" if audited is None else audited
-        )
-        with bar.stage("诉求"):
-            from jiayuan.cases.demo import seed_cases  # a year of cases (诉求) in the world
-
-            counts.update(seed_cases(seed, scale, progress=False))
-        with bar.stage("政策"):
-            from jiayuan.policies.demo import seed_policies  # benefits received, a run
-
-            counts.update(seed_policies(seed))
-        with bar.stage("设备"):
-            from jiayuan.iot.demo import seed_devices  # the safety devices and alarms
-
-            counts.update(seed_devices(scale, random.Random(seed)))  # noqa: S311 - demo data
+        with override_settings(DEBUG=False), transaction.atomic():
+            counts, planned = _seed(bar, scale, seed, residents, audited)
     finally:
         bar.close()
     counts["plan_seconds"] = round(planned - started, 2)
@@ -161,6 +148,32 @@ def seed_demo(
     counts["stage_cpu_seconds"] = bar.cpu_seconds
     counts["stage_wall_seconds"] = bar.wall_seconds
     return counts
+
+
+def _seed(
+    bar: Progress, scale: str, seed: int, residents: int | None, audited: bool | None
+) -> tuple[dict[str, Any], float]:
+    """The seed's stages in order: plan, the world, then what other apps add to it.
+    Returns the counts and the moment planning ended."""
+    with bar.stage("规划"):
+        world = plan_world(scale, seed, residents=residents)
+    planned = time.perf_counter()
+    counts = write_world(
+        world, progress=bar, audited=scale != "bench" if audited is None else audited
+    )
+    with bar.stage("诉求"):
+        from jiayuan.cases.demo import seed_cases  # a year of cases (诉求) in the world
+
+        counts.update(seed_cases(seed, scale, progress=False))
+    with bar.stage("政策"):
+        from jiayuan.policies.demo import seed_policies  # benefits received, a run
+
+        counts.update(seed_policies(seed))
+    with bar.stage("设备"):
+        from jiayuan.iot.demo import seed_devices  # the safety devices and alarms
+
+        counts.update(seed_devices(scale, random.Random(seed)))  # noqa: S311 - demo data
+    return counts, planned
 
 
 def write_world(
