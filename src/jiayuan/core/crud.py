@@ -3,14 +3,13 @@
 A plain resource (positions, forces, households, dwellings …) is a scoped model whose API
 is the same five routes. Instead of five hand-written handlers per resource, a resource
 declares what differs (its model, schemas, the queryset a user sees, its filters and its
-domain actions) and :func:`register` adds the routes to a django-ninja router::
+domain actions) and :func:`register` adds the routes to a django-ninja router. Declared
+by the names its modules use (``PositionOut``, ``position_queryset``, ``filter_positions``,
+``create_position`` … see :meth:`Resource.by_convention`)::
 
-    register(router, Resource(
-        model=Position, name="position", plural="positions",
-        out=PositionOut, create_in=PositionIn, patch_in=PositionPatch,
-        filters=PositionFilters, queryset=position_queryset, filter=filter_positions,
-        create=create_position, update=update_position, delete=actions.delete, docs=...,
-    ))
+    register(router, Resource.by_convention(Position, schemas, resources))
+
+or field by field with ``Resource(model=..., name=..., out=..., ...)``.
 
 What the factory does is what every handler did by hand, so it stays in one place:
 
