@@ -188,8 +188,7 @@ def bulk_update_each(
     if not objs:
         return 0
     model = type(objs[0])
-    targets = [model._meta.get_field(name) for name in fields]
-    attnames = [f.attname for f in targets]  # type: ignore[union-attr]
+    attnames = [bulk.concrete(model, name).attname for name in fields]
     with transaction.atomic():
         if previous is None:
             stored: dict[Any, dict[str, Any]] = {}

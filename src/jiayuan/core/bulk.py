@@ -110,11 +110,17 @@ def preparers(
     connection = connections[using]
     out: list[Prep] = []
     for name in fields:
-        field = model._meta.get_field(name)
-        if not isinstance(field, models.Field) or not field.concrete:
-            raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+        field = concrete(model, name)
         out.append(None if _plain(field) else _preparer(field, connection))
     return out
+
+
+def concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """``model``'s concrete field called ``name`` (or whose attname it is)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field
 
 
 def _preparer(field: models.Field[Any, Any], connection: Any) -> Callable[[Any], Any]:
@@ -334,10 +340,7 @@ def insert_tuples(
     never need the rows back as instances (the audit log, timelines, telemetry)."""
     _writable(model)
     alias = using or router.db_for_write(model)
-    columns = []
-    for name in fields:
-        field = model._meta.get_field(name)
-        columns.append(field.column)  # type: ignore[union-attr]
+    columns = [concrete(model, name).column for name in fields]
     converted = [(i, p) for i, p in enumerate(preparers(model, fields, alias)) if p is not None]
 
     def prepared() -> Iterable[Sequence[Any]]:
@@ -366,10 +369,10 @@ def update(objs: Sequence[models.Model], fields: Sequence[str], *, using: str | 
     connection = connections[alias]
     q = connection.ops.quote_name
     meta = model._meta
-    targets = [meta.get_field(name) for name in fields]
-    sets = ", ".join(f"{q(f.column)} = %s" for f in targets)  # type: ignore[union-attr]
+    targets = [concrete(model, name) for name in fields]
+    sets = ", ".join(f"{q(f.column)} = %s" for f in targets)
     sql = f"UPDATE {q(meta.db_table)} SET {sets} WHERE {q(meta.pk.column)} = %s"  # noqa: S608
-    attnames = [f.attname for f in targets]  # type: ignore[union-attr]
+    attnames = [f.attname for f in targets]
     preps = preparers(model, attnames, alias)
     with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
         for start in range(0, len(objs), CHUNK):

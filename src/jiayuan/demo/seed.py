@@ -183,9 +183,11 @@ def write_world(
 
     ``progress`` is the seed's bar, or a flag to make one for this world alone."""
     own = not isinstance(progress, Progress)
-    p = Progress(_sizes(world), enabled=bool(progress)) if own else progress
-    if not own:
+    if isinstance(progress, Progress):
+        p = progress
         p.refine(_sizes(world))
+    else:
+        p = Progress(_sizes(world), enabled=progress)
     if connection.vendor == "sqlite":
         # a 256 MB page cache keeps the growing indexes in memory while seeding
         with connection.cursor() as cursor:
