@@ -234,10 +234,10 @@ def run_matching(
             with transaction.atomic():
                 _no_jit()
                 if base is None:
-                    result = match_policy(policy, day, run)
+                    result = match_policy(policy, day, run, changes=changes)
                 else:
                     scope = changes.scope(policy, base, day)
-                    result = match_policy(policy, day, run, scope=scope)
+                    result = match_policy(policy, day, run, scope=scope, changes=changes)
                     result.mode, result.scope = "incremental", len(scope)
             result.fingerprint = print_
             result.seconds = (timezone.now() - started).total_seconds()
@@ -354,6 +354,7 @@ def match_policy(
     run: MatchRun | None = None,
     *,
     scope: Collection[int] | None = None,
+    changes: Changes | None = None,
 ) -> PolicyResult:
     """One policy's pass (see the module docstring), over everyone or over ``scope``
     (the persons an incremental pass re-evaluates, whose open count is then counted:
@@ -395,9 +396,14 @@ def match_policy(
     held: set[int] = set()
     if policy.lookahead_days:
         horizon = day + dt.timedelta(days=policy.lookahead_days)
-        # qualify on the horizon, not today, and have no open match: upcoming ones
+        # qualify on the horizon, not today, and have no open match: upcoming ones. Only
+        # a date-driven condition crossing in between can make the two days differ, so
+        # only the persons with such a crossing are read, not the population again.
+        near = (changes or Changes()).crossing(policy, rule, [(day, horizon)])
+        if scope is not None:
+            near &= set(scope)
         waiting = set(
-            _candidates(policy, rule, horizon, scope)
+            _candidates(policy, rule, horizon, near)
             .exclude(_candidate_q(policy, rule, day))
             .exclude(_open_match(policy))
             .values_list("pk", flat=True)
@@ -791,17 +797,33 @@ class Changes:
         rule = compile_policy_rule(policy.rule)
         windows = crossing_windows(base.ref_date, day, policy.lookahead_days)
         since = base.watermark - MARGIN
-        ids = set(self.changed_since(since)) | self.dated(windows)
-        if windows:
-            ages = age_thresholds(rule)
-            born = _births(range(MAX_AGE + 1) if ages is None else ages, windows)
-            ids |= set(Person.objects.filter(born).order_by().values_list("pk", flat=True))
-            under = _under_thresholds(rule)
-            if under:
-                under_born = Person.objects.filter(
-                    _births(under | {0}, windows), household__isnull=False
-                ).order_by()
-                ids |= _members(set(under_born.values_list("household_id", flat=True)))
+        ids = set(self.changed_since(since)) | self.crossing(policy, rule, windows)
+        # upcoming matches whose day has come; matches finalised or closed since (every
+        # status change writes the match's timeline)
+        ids |= set(
+            Match.objects.filter(
+                policy=policy, status=MatchStatus.UPCOMING, eligible_on__lte=day
+            ).values_list("person_id", flat=True)
+        )
+        ids |= self.finalised_since(since).get(policy.pk, set())
+        return frozenset(ids)
+
+    def crossing(self, policy: Policy, rule: Rule, windows: Sequence[Window]) -> set[int]:
+        """Persons whose verdict under ``rule`` may change on a day of ``windows`` with no
+        change to their data: a date-driven condition crosses (see the module
+        docstring)."""
+        if not windows:
+            return set()
+        ids = self.dated(windows)
+        ages = age_thresholds(rule)
+        born = _births(range(MAX_AGE + 1) if ages is None else ages, windows)
+        ids |= set(Person.objects.filter(born).order_by().values_list("pk", flat=True))
+        under = _under_thresholds(rule)
+        if under:
+            under_born = Person.objects.filter(
+                _births(under | {0}, windows), household__isnull=False
+            ).order_by()
+            ids |= _members(set(under_born.values_list("household_id", flat=True)))
         # settled matches whose recheck interval ends in a window
         recheck = dt.timedelta(days=policy.recheck_days)
         for lo, hi in windows:
@@ -815,15 +837,7 @@ class Changes:
                     closed_at__lte=stop + SLACK,
                 ).values_list("person_id", flat=True)
             )
-        # upcoming matches whose day has come; matches finalised or closed since (every
-        # status change writes the match's timeline)
-        ids |= set(
-            Match.objects.filter(
-                policy=policy, status=MatchStatus.UPCOMING, eligible_on__lte=day
-            ).values_list("person_id", flat=True)
-        )
-        ids |= self.finalised_since(since).get(policy.pk, set())
-        return frozenset(ids)
+        return ids
 
     def finalised_since(self, since: dt.datetime) -> dict[int, set[int]]:
         """Persons by policy whose match left the open statuses at or after ``since``."""
