@@ -28,6 +28,8 @@ def main() -> None:
         ["case_intake.py"],
         ["case_indicators.py"],
         ["iot_ingest.py", "--drop"],
+        ["crawl.py", "--db", "sqlite"],
+        ["crawl.py", "--db", "postgres"],
     ]
     failed = []
     for script, *rest in runs:

@@ -6,6 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
+
+from jiayuan.api import api as ninja_api
+from jiayuan.people.models import Tag
+
+from ..pages.test_query_counts import clone_rows, grow_grid
+from .conftest import Api, World
 
 # Session + user + memberships + items + one prefetch + count, with room for one more.
 LISTS = {
@@ -38,3 +47,217 @@ def test_person_list_with_filters_stays_within_budget(
     with django_assert_max_num_queries(7):
         response = community.get("/persons", age_min=60, political_status="party_member")
     assert response.status_code == 200
+
+
+# --- every GET route of the API, before and after its rows grow ------------------------
+# The routes come from the OpenAPI document, so a new route is guarded the day it lands
+# (or fails ``test_every_get_route_is_guarded`` until it is declared below).
+
+SCHEMA = ninja_api.get_openapi_schema()["paths"]
+ROUTES = sorted(
+    path.removeprefix("/api/v1") for path, operations in SCHEMA.items() if "get" in operations
+)
+# GET routes that return no rows of their own, and why they are not counted here.
+NOT_GUARDED = {
+    "/overview": "the area overview's figures: aggregates, no rows (tests/api/test_overview)",
+    "/areas/locate": "the one area under a point",
+    "/cases/{case_id}/photos/{photo_id}": "a photo's bytes",
+    "/public/cases/{token}/photos/{photo_id}": "a photo's bytes, by tracking token",
+}
+LIST_ROUTES = [r for r in ROUTES if not r.endswith("}") and r not in NOT_GUARDED]
+DETAIL_ROUTES = [r for r in ROUTES if r.endswith("}") and r not in NOT_GUARDED]
+# The model behind each detail route: its rows' children (timeline events, tags,
+# members …) are what a detail must not read one query at a time.
+DETAIL_MODELS = {
+    "/areas/{area_id}": "org.Area",
+    "/dwellings/{dwelling_id}": "org.Dwelling",
+    "/persons/{person_id}": "people.Person",
+    "/persons/{person_id}/tags/{code}": "people.Tag",
+    "/households/{household_id}": "people.Household",
+    "/positions/{position_id}": "people.Position",
+    "/forces/{force_id}": "people.Force",
+    "/tags/{code}": "people.Tag",
+    "/cases/{case_id}": "cases.Case",
+    "/policies/{code}": "policies.Policy",
+    "/matches/{match_id}": "policies.Match",
+    "/devices/{device_id}": "iot.Device",
+    "/alarms/{alarm_id}": "iot.Alarm",
+    "/alarm-rules/{rule_id}": "iot.AlarmRule",
+}
+# Details that show no rows of other tables (nothing to grow under them).
+LEAVES = {
+    "/alarm-rules/{rule_id}": "the rule's own fields",
+    "/areas/{area_id}": "the area's own fields",
+    "/forces/{force_id}": "the force's own fields and its person",
+    "/positions/{position_id}": "the position's own fields and its person",
+}
+GROWTH = 30
+
+
+def grow_children(obj: Model) -> list[str]:
+    """GROWTH more rows of every kind of child ``obj`` already has (its timeline events,
+    its members …), each kind cloned from its existing rows; kinds whose copies would
+    break a constraint of theirs (one open tag per person and tag …) are left as they
+    are. Returns the kinds grown."""
+    grown = []
+    for relation in obj._meta.related_objects:
+        child = relation.related_model
+        if not relation.one_to_many or isinstance(child, str):
+            continue
+        manager = child._default_manager
+        children = manager.filter(**{relation.field.name: obj})
+        if not children.exists():  # borrow another parent's children
+            children = manager.exclude(**{relation.field.name: obj}).exclude(
+                **{f"{relation.field.name}__isnull": True}
+            )
+        if not children.exists():
+            continue
+        try:
+            with transaction.atomic():
+                clone_rows(children.order_by("pk"), GROWTH, **{relation.field.attname: obj.pk})
+        except IntegrityError:
+            continue
+        grown.append(child.__name__)
+    return grown
+
+
+def grow_holders(tag: Any) -> list[str]:
+    """GROWTH more residents holding ``tag`` (a tag's detail lists its holders): one open
+    holding per person and tag, so each holder is a new resident."""
+    from jiayuan.people.models import Person, PersonTag
+
+    persons = clone_rows(Person.objects.filter(death_date__isnull=True).order_by("pk"), GROWTH)
+    source = PersonTag.objects.filter(tag__scope=tag.scope).order_by("pk")
+    clone_rows(source, GROWTH, person=lambda i: persons[i], tag=tag)
+    return ["PersonTag"]
+
+
+def params_of(route: str) -> list[str]:
+    parameters = SCHEMA[f"/api/v1{route}"]["get"].get("parameters", [])
+    return [p["name"] for p in parameters if p["in"] == "query"]
+
+
+def first_row(admin: Api, path: str) -> dict[str, Any]:
+    body = admin.get(path).json()
+    items = body["items"] if isinstance(body, dict) else body
+    assert items, f"{path} lists no rows"
+    return items[0]  # type: ignore[no-any-return]
+
+
+def fill(admin: Api, route: str) -> tuple[str, dict[str, Any] | None]:
+    """The route with its path parameters filled from the list one level up
+    (``/persons/{person_id}/tags`` → ``/persons/12/tags``), and the last row read."""
+    done: list[str] = []
+    row = None
+    for part in route.split("/"):
+        if part.startswith("{"):
+            name = part[1:-1]
+            row = first_row(admin, "/".join(done))
+            done.append(str(key_of(row, name)))
+        else:
+            done.append(part)
+    return "/".join(done), row
+
+
+def key_of(row: dict[str, Any], name: str) -> Any:
+    """The value of path parameter ``name`` in a list row (a person's tag names its tag
+    by ``tag``)."""
+    if name.endswith("_id"):
+        return row["id"]
+    return row[name] if name in row else row["tag"]
+
+
+def count(admin: Api, path: str, **params: Any) -> tuple[int, Any]:
+    admin.get(path, **params)  # per-process caches warm up once
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin.get(path, **params)
+    assert response.status_code == 200, (path, response.content)
+    return len(ctx.captured_queries), response.json()
+
+
+def rows_of(body: Any) -> list[Any]:
+    return body["items"] if isinstance(body, dict) and "items" in body else body  # type: ignore[no-any-return]
+
+
+def grow_everything(world: World, username: str, person_id: int, n: int) -> None:
+    """``n`` more rows behind every list route the admin reads: the grid's residents,
+    cases, devices, alarms, matches and the admin's notifications, the catalogues
+    (categories, departments, policies, tags, alarm rules, match runs), and tags of the
+    person whose tag list is read."""
+    from django.apps import apps
+
+    from jiayuan.people.models import PersonTag, Tag
+
+    grow_grid(world.grid, n, username=username)
+    for label in (
+        "cases.Category", "cases.Department", "policies.Policy", "policies.MatchRun",
+        "iot.AlarmRule",
+    ):  # fmt: skip
+        clone_rows(apps.get_model(label).objects.order_by("pk"), n)
+    tags = clone_rows(Tag.objects.filter(scope="person").order_by("pk"), n)
+    source = PersonTag.objects.filter(tag__scope="person").order_by("pk")
+    clone_rows(source, n, person_id=person_id, tag=lambda i: tags[i])
+
+
+def world_person(world: World) -> int:
+    from jiayuan.people.models import Person
+
+    return Person.objects.filter(area_path__startswith=world.grid.path).order_by("pk")[0].pk
+
+
+def test_every_get_route_is_guarded() -> None:
+    # A new GET route must be a list (guarded below), a detail with its model declared,
+    # or say why it is not guarded.
+    assert LIST_ROUTES and DETAIL_ROUTES
+    assert set(DETAIL_ROUTES) <= set(DETAIL_MODELS), set(DETAIL_ROUTES) - set(DETAIL_MODELS)
+    for route in LIST_ROUTES:
+        assert route.rsplit("/", 1)[-1] not in NOT_GUARDED, route
+
+
+@pytest.mark.parametrize("route", LIST_ROUTES)
+def test_list_costs_the_same_for_one_row_and_for_many(
+    api_as: Any, world: World, route: str
+) -> None:
+    # given the list with a few rows of each kind, read one row a page (or whole, unpaged)
+    admin = api_as("admin")
+    path, _row = fill(admin, route)
+    person = int(path.split("/")[2]) if route.startswith("/persons/{") else world_person(world)
+    grow_everything(world, "admin", person, 2)
+    paged = "limit" in params_of(route)
+    before, body = count(admin, path, **({"limit": 1} if paged else {}))
+    shown = len(rows_of(body))
+    assert shown, f"{route} is empty: a count without rows proves nothing"
+    assert not paged or body["count"] > 1, f"{route}: one row fills no page"
+
+    # when every list has GROWTH more rows and the page holds GROWTH of them (both pages
+    # full: a short page spares the paginator its count query)
+    grow_everything(world, "admin", person, GROWTH)
+    after, body = count(admin, path, **({"limit": GROWTH} if paged else {}))
+
+    # then the response has many more rows and the same number of queries
+    assert len(rows_of(body)) >= shown + 10, f"{route} did not grow: {len(rows_of(body))} rows"
+    assert after == before, f"{route}: {before} queries for {shown} rows, {after} for many"
+
+
+@pytest.mark.parametrize("route", DETAIL_ROUTES)
+def test_detail_costs_the_same_whatever_its_children(api_as: Any, world: World, route: str) -> None:
+    from django.apps import apps
+
+    # given a detail read as the administrator (the first resident with a few tags)
+    admin = api_as("admin")
+    grow_everything(world, "admin", first_row(admin, "/persons")["id"], 2)
+    path, row = fill(admin, route)
+    model = apps.get_model(DETAIL_MODELS[route])
+    assert row is not None
+    name = route.rsplit("{", 1)[1].rstrip("}")
+    lookup = "pk" if name.endswith("_id") else name
+    obj = model.objects.get(**{lookup: key_of(row, name)})
+    before, _body = count(admin, path)
+
+    # when each kind of its children has GROWTH more rows
+    grown = grow_holders(obj) if isinstance(obj, Tag) else grow_children(obj)
+
+    # then it costs the same
+    after, _body = count(admin, path)
+    assert grown or route in LEAVES, f"{route}: no children grew, declare it a leaf"
+    assert after == before, f"{route}: {before} queries, {after} after {grown} grew"

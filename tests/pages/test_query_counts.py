@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from django.db import connection
+from django.db.models import QuerySet
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import Resolver404, resolve
+
+from jiayuan.org.models import Area
+from jiayuan.people.models import Person
 
 from .conftest import Places
 
@@ -42,3 +52,172 @@ def test_community_page_and_home(
         assert client.get(f"/areas/{places.community.pk}/").status_code == 200
     with django_assert_max_num_queries(22):
         assert client.get("/").status_code == 200
+
+
+# --- every page of the menu, before and after the data grows ---------------------------
+# NetBox's query-count guard: a page's query count is a property of its code, not of the
+# rows it shows. Each page of each role's menu (and the first detail page of each kind it
+# links to) is counted once every list those pages show has at least one row of its own
+# in the ``grid`` user's grid (an empty list skips its prefetch queries), then again
+# after those lists have grown by GROWTH rows; the two counts must be equal.
+
+GROWTH = 30
+_CLONES = itertools.count()
+HREF = re.compile(r"""<a\b[^>]*\bhref="(/[^"#]*)\"""", re.IGNORECASE)
+# Links that are actions, audited reveals or downloads, not pages to browse.
+NOT_PAGES = ("act", "reveal", "visit", "read", "open", "photo", "export")
+
+
+def clone_rows(rows: QuerySet[Any], n: int, **overrides: Callable[[int], Any] | Any) -> list[Any]:
+    """``n`` copies of ``rows`` (cycling through them), written with ``bulk_create``.
+
+    Unique character fields get a suffix, unique nullable fields are left empty; an
+    override is a value or a function of the copy's index (a new person for a cloned
+    match, so "one open match per person" still holds).
+    """
+    model = rows.model
+    sources = list(rows[:n])
+    assert sources, f"nothing to clone: no {model.__name__} rows"
+    unique = {f.attname for f in model._meta.concrete_fields if f.unique and not f.primary_key}
+    copies = []
+    for i in range(n):
+        copy = model._default_manager.get(pk=sources[i % len(sources)].pk)
+        copy.pk = None
+        copy._state.adding = True
+        for f in model._meta.concrete_fields:
+            value = getattr(copy, f.attname)
+            if f.attname not in unique or value is None:
+                continue
+            if f.null:
+                setattr(copy, f.attname, None)
+            else:
+                suffix = f"q{next(_CLONES):05d}"
+                setattr(copy, f.attname, f"{str(value)[: f.max_length - len(suffix)]}{suffix}")
+        for name, value in overrides.items():
+            setattr(copy, name, value(i) if callable(value) else value)
+        copies.append(copy)
+    return model._default_manager.bulk_create(copies)
+
+
+def grow_grid(grid: Area, n: int = GROWTH, username: str = "grid") -> None:
+    """``n`` more residents (with their tags), cases, devices, open alarms, open policy
+    matches and notifications in ``grid``: every list a page shows grows."""
+    from django.contrib.auth import get_user_model
+
+    from jiayuan.cases.models import Case
+    from jiayuan.core.models import Notification
+    from jiayuan.iot.models import Alarm, Device
+    from jiayuan.people.models import PersonTag
+    from jiayuan.policies.models import Match
+
+    under = {"area_path__startswith": grid.path}
+    persons = clone_rows(Person.objects.filter(**under, death_date__isnull=True).order_by("pk"), n)
+    clone_rows(
+        PersonTag.objects.filter(person__area_path__startswith=grid.path).order_by("pk"),
+        n,
+        person=lambda i: persons[i],
+    )
+    clone_rows(Case.objects.filter(**under).order_by("-pk"), n)
+    devices = clone_rows(Device.objects.filter(**under).order_by("pk"), n)
+    alarms = Alarm.objects.filter(**under) if Alarm.objects.filter(**under).exists() else None
+    clone_rows(
+        (alarms or Alarm.objects.all()).order_by("pk"),
+        n,
+        device_id=lambda i: devices[i].pk,
+        area_path=lambda i: devices[i].area_path,
+    )
+    clone_rows(
+        Match.objects.order_by("pk"),
+        n,
+        person_id=lambda i: persons[i].pk,
+        area_path=lambda i: persons[i].area_path,
+    )
+    user = get_user_model().objects.get(username=username)
+    notes = Notification.objects.filter(user=user)
+    clone_rows(notes if notes.exists() else Notification.objects.all(), n, user=user)
+
+
+def menu_pages(client: Client) -> list[str]:
+    """The home page, every page of its navigation menu (an index that redirects counts
+    as the page it lands on) and the first detail page of each kind they link to, two
+    levels deep (an area page links to its residents)."""
+    home = client.get("/").content.decode()
+    header = home.partition("<header")[2].partition("</header>")[0]
+    level = ["/"] + [
+        h
+        for h in dict.fromkeys(HREF.findall(header))
+        if h != "/" and not h.startswith(("/logout", "/i18n/", "/static/", "/admin/"))
+    ]
+    level.append("/search/?q=" + "张")  # the search page, searched (names travel by link)
+    pages: list[str] = []
+    kinds: set[str] = set()
+    for _depth in range(3):
+        found = []
+        for url in level:
+            response = client.get(url)
+            if response.status_code == 302:
+                url = response["Location"]
+                response = client.get(url)
+            if response.status_code != 200 or url in pages:
+                continue
+            pages.append(url)
+            for href in HREF.findall(response.content.decode().partition("</header>")[2]):
+                href = href.replace("&amp;", "&")
+                try:
+                    match = resolve(href.split("?")[0])
+                except Resolver404:
+                    continue
+                if not match.kwargs or match.view_name in kinds:
+                    continue
+                if any(word in match.view_name for word in NOT_PAGES):
+                    continue
+                kinds.add(match.view_name)
+                found.append(href)
+        level = found
+    return pages
+
+
+def query_counts(client: Client, urls: list[str]) -> dict[str, int]:
+    counts = {}
+    for url in urls:
+        client.get(url)  # caches (calendar, catalogue) warm up once per process
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200, url
+        counts[url] = len(ctx.captured_queries)
+    return counts
+
+
+@pytest.mark.parametrize("username", ["grid", "community", "admin"])
+def test_menu_pages_cost_the_same_after_the_data_grows(
+    as_user: ClientFor, places: Places, username: str
+) -> None:
+    # given every page of the user's menu and one detail page of each kind
+    client = as_user(username)
+    grow_grid(places.grid, 1)
+    pages = menu_pages(client)
+    assert {"/", "/cases/", "/iot/alarms/", "/iot/devices/", "/policies/visits/"} <= set(pages)
+    assert any(url.startswith("/persons/") for url in pages), pages
+    assert len(pages) >= 15, pages
+    before = query_counts(client, pages)
+
+    # when every list those pages show has grown in the grid
+    grow_grid(places.grid)
+
+    # then no page runs one more query
+    after = query_counts(client, pages)
+    grown = {url: (before[url], after[url]) for url in pages if after[url] != before[url]}
+    assert not grown, f"query counts grew with the rows (before, after): {grown}"
+
+
+def test_grow_grid_grows_what_the_pages_list(as_user: ClientFor, places: Places) -> None:
+    # The guard above is only as good as its growth: the grid's lists really are longer.
+    from jiayuan.cases.models import Case
+    from jiayuan.iot.models import Alarm, Device
+    from jiayuan.policies.models import Match
+
+    under = {"area_path__startswith": places.grid.path}
+    models = (Person, Case, Device, Alarm, Match)
+    before = {m: m.objects.filter(**under).count() for m in models}
+    grow_grid(places.grid)
+    for model in models:
+        assert model.objects.filter(**under).count() >= before[model] + GROWTH, model
