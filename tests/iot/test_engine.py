@@ -273,3 +273,23 @@ def test_a_poison_message_redelivered_is_one_dead_letter(make_device: Any) -> No
     row = ingest.dead_letter_raw(dict(raw), "mqtt", reason)
     assert row.count == 2
     assert DeadLetter.objects.filter(serial=device.serial).count() == 1
+
+
+def test_liveness_of_a_whole_batch_is_one_statement_whatever_the_batteries(
+    make_device: Any, django_assert_num_queries: Any
+) -> None:
+    # given twenty devices never seen, each reporting a new battery level
+    devices = [make_device("smoke") for _ in range(20)]
+    refs = ingest.device_refs([d.serial for d in devices])
+    now = timezone.now()
+    valid = [
+        ingest._Valid(i, refs[d.serial], "heartbeat", f"m{i}", now, {"battery": 50 + i})
+        for i, d in enumerate(devices)
+    ]
+    # when liveness is written: one statement (not one per device whose battery changed)
+    with django_assert_num_queries(1):
+        ingest._touch_devices(valid, now)
+    # then every device is seen, with its own battery and device time
+    for i, device in enumerate(devices):
+        device.refresh_from_db()
+        assert (device.battery, device.last_device_ts, device.last_seen_at) == (50 + i, now, now)

@@ -25,22 +25,30 @@ def _smoke_alarm(device: Any) -> dict[str, Any]:
 
 
 def test_the_case_is_not_opened_inside_the_batch_but_by_the_job_its_commit_enqueues(
-    make_device: Any, django_capture_on_commit_callbacks: Any, users: dict[str, Any]
+    make_device: Any,
+    django_capture_on_commit_callbacks: Any,
+    users: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given a smoke detector
+    # given a smoke detector, and a queue that only records what is enqueued
     device = make_device("smoke")
-    # when its fire alarm is ingested, the batch's transaction over but not yet followed up
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    job = tasks.follow_up_alarm
+    enqueued: list[int] = []
+    monkeypatch.setattr(tasks, "follow_up_alarm", enqueued.append)
+    # when its fire alarm is ingested
+    with django_capture_on_commit_callbacks(execute=True):
         result = ingest_batch([_smoke_alarm(device)], source="mqtt")
         alarm = Alarm.objects.get(pk=result.alarms_raised[0])
-        # then the alarm stands alone: no case, no notice inside the batch
+        # then, inside the batch, the alarm stands alone: no case, no notice, no job yet
         assert alarm.case_ref == "" and result.cases == []
         assert not Case.objects.filter(source_ref=alarm.key).exists()
         assert not Notification.objects.filter(kind="alarm_grid").exists()
-    # and the commit enqueues one follow-up job
-    assert len(callbacks) == 1
-    # when the job runs (a worker after the commit)
-    callbacks[0]()
+        assert enqueued == []
+    # and the commit enqueues one follow-up job for it
+    assert enqueued == [alarm.pk]
+    assert not Case.objects.filter(source_ref=alarm.key).exists()
+    # when the job runs (a worker, after the commit)
+    job.call_local(alarm.pk)
     # then the case is open and its number written back to the alarm
     alarm.refresh_from_db()
     case = Case.objects.get(source_ref=alarm.key)
@@ -50,16 +58,18 @@ def test_the_case_is_not_opened_inside_the_batch_but_by_the_job_its_commit_enque
 
 
 def test_a_rolled_back_batch_enqueues_nothing(
-    make_device: Any, django_capture_on_commit_callbacks: Any
+    make_device: Any, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.db import transaction
 
     device = make_device("smoke")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    enqueued: list[int] = []
+    monkeypatch.setattr(tasks, "follow_up_alarm", enqueued.append)
+    with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(RuntimeError), transaction.atomic():
             ingest_batch([_smoke_alarm(device)], source="mqtt")
             raise RuntimeError("the commit failed")
-    assert callbacks == []
+    assert enqueued == []
     assert not Alarm.objects.filter(device=device).exists()
 
 

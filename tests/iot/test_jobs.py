@@ -193,6 +193,25 @@ def test_retention_deletes_old_messages_only(make_device: Any, send: Any) -> Non
     assert not DeadLetter.objects.filter(serial=device.serial).exists()
 
 
+def test_heartbeats_are_kept_a_week_other_messages_thirty_days(make_device: Any, send: Any) -> None:
+    # given heartbeats and telemetry ten days and one day old
+    device = make_device("gas")
+    for days in (10, 1):
+        when = T0 - dt.timedelta(days=days)
+        send(item(device, "heartbeat", {"battery": 80}, ts=when),
+             item(device, "telemetry", {"lel": float(days)}, ts=when), now=when)  # fmt: skip
+    # when retention runs
+    outcome = jobs.purge_old_messages(now=T0)
+    # then only the heartbeat older than the broker's session life is gone
+    kept = Message.objects.filter(device=device)
+    assert sorted(kept.values_list("kind", "device_ts__day")) == sorted(
+        [("heartbeat", (T0 - dt.timedelta(days=1)).day),
+         ("telemetry", (T0 - dt.timedelta(days=1)).day),
+         ("telemetry", (T0 - dt.timedelta(days=10)).day)]
+    )  # fmt: skip
+    assert outcome["heartbeats"] >= 1
+
+
 def test_person_model_is_what_the_welfare_query_reads() -> None:
     """Guard: the welfare check joins these relations by name."""
     assert Residence._meta.get_field("person").related_model is Person

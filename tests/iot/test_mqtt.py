@@ -425,16 +425,8 @@ def test_two_processes_on_one_shared_subscription_split_the_stream_without_loss_
     ids = [s["id"] for s in smokes]
     marks = ",".join("?" * len(ids))
     total = sum(len(v) for v in sent.values())
-    assert wait_until(
-        lambda: (
-            world.scalar(
-                f"SELECT COUNT(*) FROM iot_message WHERE device_id IN ({marks})",
-                *ids,  # noqa: S608
-            )
-            >= total
-        ),
-        timeout=30,
-    )
+    count_stored = f"SELECT COUNT(*) FROM iot_message WHERE device_id IN ({marks})"  # noqa: S608
+    assert wait_until(lambda: world.scalar(count_stored, *ids) >= total, timeout=30)
     time.sleep(0.5)  # a duplicate still in flight would land by now
     # then every message is stored exactly once …
     for device_id, message_ids in sent.items():

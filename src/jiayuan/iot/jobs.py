@@ -18,12 +18,23 @@ from jiayuan.core.validity import valid_on
 from jiayuan.org.models import Area
 from jiayuan.people.models import PersonTag, Residence
 
-from .choices import OPEN_ALARM_STATUSES, AlarmStatus, DeviceStatus, EscalationLevel, RuleKind
+from .choices import (
+    OPEN_ALARM_STATUSES,
+    AlarmStatus,
+    DeviceStatus,
+    EscalationLevel,
+    MessageKind,
+    RuleKind,
+)
 from .lifecycle import auto_clear, escalate, open_case, raise_alarm, repeat
 from .models import Alarm, AlarmRule, DeadLetter, Device, Message, RuleState
 
 LIVING_ALONE_TAG = "独居老人"
 MESSAGE_RETENTION = dt.timedelta(days=30)
+# A heartbeat's row is what makes a redelivered heartbeat change nothing, and the broker
+# redelivers only within a persistent session's life (``mqtt.SESSION_EXPIRY_S``, seven
+# days); past that it is liveness history nobody reads (docs/decisions.md).
+HEARTBEAT_RETENTION = dt.timedelta(days=7)
 DEAD_LETTER_RETENTION = dt.timedelta(days=90)
 PURGE_CHUNK = 5000
 
@@ -307,19 +318,29 @@ def purge_old_messages(
     now: dt.datetime,
     keep: dt.timedelta = MESSAGE_RETENTION,
     keep_dead: dt.timedelta = DEAD_LETTER_RETENTION,
+    keep_heartbeats: dt.timedelta = HEARTBEAT_RETENTION,
 ) -> dict[str, Any]:
-    """Telemetry retention: delete messages received before ``now - keep`` in chunks (so
-    no single transaction holds millions of rows), and old dead letters."""
+    """Telemetry retention: delete messages received before ``now - keep`` — heartbeats
+    before ``now - keep_heartbeats`` — in chunks (so no single transaction holds millions
+    of rows), and old dead letters."""
     cutoff = now - keep
+    deleted = _purge(Message.objects.filter(received_at__lt=cutoff))
+    heartbeats = _purge(
+        Message.objects.filter(kind=MessageKind.HEARTBEAT, received_at__lt=now - keep_heartbeats)
+    )
+    dead = DeadLetter.objects.filter(received_at__lt=now - keep_dead).delete()[0]
+    return {
+        "messages": deleted + heartbeats,
+        "heartbeats": heartbeats,
+        "dead_letters": dead,
+        "cutoff": cutoff.isoformat(),
+    }
+
+
+def _purge(rows: Any) -> int:
     deleted = 0
     while True:
-        ids = list(
-            Message.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[
-                :PURGE_CHUNK
-            ]
-        )
+        ids = list(rows.values_list("pk", flat=True)[:PURGE_CHUNK])
         if not ids:
-            break
+            return deleted
         deleted += Message.objects.filter(pk__in=ids).delete()[0]
-    dead = DeadLetter.objects.filter(received_at__lt=now - keep_dead).delete()[0]
-    return {"messages": deleted, "dead_letters": dead, "cutoff": cutoff.isoformat()}

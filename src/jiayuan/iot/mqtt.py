@@ -47,6 +47,11 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # How many un-acknowledged messages the broker may have in flight to us: enough to fill
 # several batches while one commits.
 RECEIVE_MAXIMUM = 8000
+# Messages per batch (one transaction, about ten statements whatever its size): under a
+# backlog a larger batch spreads the round trips and the commit over more messages;
+# when traffic is light a batch closes after ``batch_ms`` anyway, so latency does not
+# grow with it.
+BATCH_SIZE = 1000
 
 
 @dataclass
@@ -54,7 +59,7 @@ class IngestConfig:
     broker: str = DEFAULT_BROKER
     client_id: str = ""
     topic: str = SHARED_SUBSCRIPTION
-    batch_size: int = 500
+    batch_size: int = BATCH_SIZE
     batch_ms: int = 50
     keepalive: int = 30
 

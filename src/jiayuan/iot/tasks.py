@@ -42,7 +42,7 @@ def escalate_unacknowledged() -> dict[str, int]:
 @db_periodic_task(crontab(minute="17", hour="3"))
 @lock_task("iot-retention")
 def purge_old_messages() -> dict[str, Any]:
-    """Nightly: telemetry retention (30 days) and old dead letters (90 days)."""
+    """Nightly: telemetry retention (30 days, heartbeats 7) and old dead letters (90 days)."""
     return jobs.purge_old_messages(now=timezone.now())
 
 

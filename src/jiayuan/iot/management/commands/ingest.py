@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from jiayuan.iot.ingest import SHARED_SUBSCRIPTION
-from jiayuan.iot.mqtt import DEFAULT_BROKER, IngestConfig, Ingestor
+from jiayuan.iot.mqtt import BATCH_SIZE, DEFAULT_BROKER, IngestConfig, Ingestor
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         )  # fmt: skip
         parser.add_argument("--instance", type=int, default=0, help="process number on this host")
         parser.add_argument("--topic", default=SHARED_SUBSCRIPTION)
-        parser.add_argument("--batch-size", type=int, default=500)
+        parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
         parser.add_argument("--batch-ms", type=int, default=50)
 
     def handle(self, *args: Any, **options: Any) -> None:
