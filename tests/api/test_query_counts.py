@@ -261,3 +261,18 @@ def test_detail_costs_the_same_whatever_its_children(api_as: Any, world: World, 
     after, _body = count(admin, path)
     assert grown or route in LEAVES, f"{route}: no children grew, declare it a leaf"
     assert after == before, f"{route}: {before} queries, {after} after {grown} grew"
+
+
+def test_household_list_counts_the_members_of_its_page_only(api_as: Any) -> None:
+    # A join with GROUP BY counted the members of every household in scope before the
+    # page was cut: 1.2 s for the county's households, for a page of 50.
+    from jiayuan.people.models import Person
+
+    admin = api_as("admin")
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin.get("/households", limit=5)
+    assert response.status_code == 200
+    grouped = 'GROUP BY "people_household"."id"'
+    assert not [q["sql"] for q in ctx.captured_queries if grouped in q["sql"]]
+    for item in response.json()["items"]:
+        assert item["member_count"] == Person.objects.filter(household_id=item["id"]).count()
