@@ -492,44 +492,54 @@ def _insert(
 def inputs_json_sql(rule: Rule, alias: str) -> tuple[str, list[Any]] | None:
     """SQL building a match's recorded inputs from the columns of
     :meth:`Rule.input_columns` selected as ``alias``: the JSON :meth:`Rule.read_inputs`
-    writes (enum labels, ISO dates, true/false/null). ``None`` when a leaf is of a kind
-    the database does not encode the same way (decimals, tag attributes)."""
+    writes (enum labels, ISO dates, true/false/null, ``[value, present]`` for a tag's
+    attribute). ``None`` when a leaf is a decimal, which Python writes as a string."""
     postgres = connection.vendor == "postgresql"
-    key = "%s::text" if postgres else "%s"
     parts: list[str] = []
     params: list[Any] = []
     for i, node in enumerate(leaves(rule.tree)):
-        if isinstance(node, t.TRecordAttr):
-            return None
         col = f"{alias}.{connection.ops.quote_name(f'rule_in_{i}')}"
-        rtype = node.type
-        if rtype == BOOL:
-            expr = col if postgres else (
-                f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN json('true') "
-                "ELSE json('false') END"
-            )  # fmt: skip
-        elif rtype in (INT, STR):
-            expr = col
-        elif rtype == DATE:
-            expr = f"to_char({col}, 'YYYY-MM-DD')" if postgres else col
-        elif isinstance(rtype, EnumType):
-            whens = " ".join(f"WHEN {key} THEN {key}" for _ in rtype.stored)
-            expr = f"CASE {col} {whens} ELSE NULL END"
-            params_enum = [v for value, stored in rtype.stored for v in (stored, value)]
-            parts.append(key)
-            params.append(node.src)
-            parts.append(expr)
-            params.extend(params_enum)
-            continue
-        else:
+        value = _json_value(node, col, postgres)
+        if value is None:
             return None
-        parts.append(key)
-        params.append(node.src)
-        parts.append(expr)
+        expr, expr_params = value
+        if isinstance(node, t.TRecordAttr):
+            present = _json_bool(f"{alias}.{connection.ops.quote_name(f'rule_in_{i}_p')}", postgres)
+            expr = f"{'jsonb_build_array' if postgres else 'json_array'}({expr}, {present})"
+        parts += ["%s::text" if postgres else "%s", expr]
+        params += [node.src, *expr_params]
     if not parts:
         return ("'{}'::jsonb" if postgres else "'{}'"), []
     function = "jsonb_build_object" if postgres else "json_object"
     return f"{function}({', '.join(parts)})", params
+
+
+def _json_bool(col: str, postgres: bool) -> str:
+    if postgres:
+        return col
+    return f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} THEN json('true') ELSE json('false') END"
+
+
+def _json_value(node: t.TNode, col: str, postgres: bool) -> tuple[str, list[Any]] | None:
+    """One leaf's column as the JSON value :func:`jiayuan.core.rules.inputs.read_inputs`
+    writes for it."""
+    rtype = node.type
+    attribute = isinstance(node, t.TRecordAttr)  # read from JSON text: as coerce_json does
+    if rtype == BOOL:
+        return _json_bool(col, postgres), []
+    if rtype in (INT, STR):
+        return col, []
+    if rtype == DATE:
+        if attribute:  # ISO text already; anything else is missing
+            return f"CASE WHEN length({col}) = 10 THEN {col} ELSE NULL END", []
+        return (f"to_char({col}, 'YYYY-MM-DD')" if postgres else col), []
+    if isinstance(rtype, EnumType):
+        key = "%s::text" if postgres else "%s"
+        whens = " ".join(f"WHEN {key} THEN {key}" for _ in rtype.stored)
+        return f"CASE {col} {whens} ELSE NULL END", [
+            v for value, stored in rtype.stored for v in (stored, value)
+        ]
+    return None
 
 
 def _inputs(
