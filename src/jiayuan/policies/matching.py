@@ -41,8 +41,8 @@ checks that incremental and full passes agree on random changes.
 the eligibility query with the rule's input columns, the recorded inputs assembled by
 the database (``json_object`` on SQLite, ``jsonb_build_object`` on PostgreSQL) exactly
 as :meth:`Rule.read_inputs` would write them, so :func:`explain` replays the trace from
-them. A rule whose inputs the database cannot encode so (decimals, tag attributes) or
-whose check items depend on the person is written through Python as before.
+them. A rule with a decimal leaf (which Python writes as a string) or whose check items
+depend on the person is written through Python as before.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from .reminders import remind_overdue
 @db_periodic_task(crontab(hour="1", minute="30"))
 @lock_task("policies-match")
 def nightly_matching() -> dict[str, Any]:
+    """Every policy on today's date: incremental where the policy's last run allows it
+    (only the residents who changed or whose dates cross are read), full otherwise."""
     return run_matching().summary
 
 
