@@ -29,7 +29,7 @@ from .choices import OPEN_ALARM_STATUSES, DeviceStatus, RuleKind
 from .devicetypes import ACTIVITY
 from .lifecycle import auto_clear, raise_alarm
 from .models import Alarm, AlarmRule, Device, RuleState
-from .refs import DeviceRef, locked_ids
+from .refs import DeviceRef, locked_ids, pg_cursor
 from .registry import (
     Predicate,
     Subject,
@@ -407,7 +407,7 @@ def _load_states(messages: list[Stored]) -> dict[tuple[int, int], dict[str, Any]
     if connection.vendor == "postgresql":
         # One round trip: the rows locked (in id order, as every process locks them) and
         # read by the same statement, with one array parameter per column.
-        with connection.cursor() as cursor:
+        with pg_cursor() as cursor:
             cursor.execute(
                 f"SELECT rule_id, device_id, state FROM {RuleState._meta.db_table} "  # noqa: S608 - fixed names
                 "WHERE rule_id = ANY(%s) AND device_id = ANY(%s) ORDER BY id FOR UPDATE",
@@ -440,7 +440,7 @@ def _save_states(
     keys = sorted(dirty)
     if connection.vendor == "postgresql":
         # Three arrays instead of one model instance and four parameters per row.
-        with connection.cursor() as cursor:
+        with pg_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {RuleState._meta.db_table} (rule_id, device_id, state, updated_at) "  # noqa: S608 - fixed names
                 "SELECT r, d, s::jsonb, %s FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) "

@@ -42,7 +42,7 @@ from .alarms import EngineResult, Stored, evaluate
 from .choices import DeviceStatus, IngestSource, MessageKind
 from .devicetypes import validate_payload
 from .models import DeadLetter, Device, Message
-from .refs import DeviceRef, device_refs
+from .refs import DeviceRef, device_refs, pg_cursor
 
 # ``TextChoices.values`` rebuilds its list on every call: too slow for once per message.
 MESSAGE_KINDS = frozenset(MessageKind.values)
@@ -517,7 +517,7 @@ def _touch_sqlite(rows: list[tuple[int, dt.datetime, int | None]], now: dt.datet
 
 def _touch_postgresql(rows: list[tuple[int, dt.datetime, int | None]], now: dt.datetime) -> None:
     table = Device._meta.db_table
-    with connection.cursor() as cursor:
+    with pg_cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS d SET "  # noqa: S608 - fixed names; values are parameters
             "last_seen_at = GREATEST(COALESCE(d.last_seen_at, %s), %s), "

@@ -103,20 +103,41 @@ _COLUMNS = (
 )
 
 
+def pg_cursor() -> Any:
+    """A psycopg cursor with server-side binding on Django's PostgreSQL connection (so in
+    the same transaction). Django's cursors bind on the client: each element of an array
+    parameter is quoted into the SQL text in Python; here psycopg's C dumpers send the
+    parameters apart from the statement."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def _from_epoch(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
+
+
 def device_refs(serials: Iterable[str]) -> dict[str, DeviceRef]:
     """The devices with these serials, by serial (one query)."""
     found: dict[str, DeviceRef] = {}
     wanted = list(serials)
     rows: Iterable[tuple[Any, ...]]
     if connection.vendor == "postgresql":
-        # One array parameter instead of 500: the driver's query building is the cost.
-        with connection.cursor() as cursor:
+        # One array parameter instead of one per serial, bound by the driver; times as
+        # epoch seconds, which load an order of magnitude faster than timestamptz text.
+        with pg_cursor() as cursor:
             cursor.execute(
-                f"SELECT id, {', '.join(_COLUMNS[1:])} FROM {Device._meta.db_table} "  # noqa: S608 - fixed names
-                "WHERE serial = ANY(%s)",
+                "SELECT id, serial, device_type_id, area_path, dwelling_id, status, "  # noqa: S608 - fixed names
+                "extract(epoch FROM last_seen_at)::float8, "
+                "extract(epoch FROM last_device_ts)::float8, battery "
+                f"FROM {Device._meta.db_table} WHERE serial = ANY(%s)",
                 [wanted],
             )
-            rows = cursor.fetchall()
+            rows = [
+                (*row[:6], _from_epoch(row[6]), _from_epoch(row[7]), row[8])
+                for row in cursor.fetchall()
+            ]
     else:
         rows = Device.objects.filter(serial__in=wanted).values_list(*_COLUMNS)
     for pk, serial, type_id, path, dwelling_id, status, seen, device_ts, battery in rows:
@@ -134,7 +155,7 @@ def locked_ids(table: str, **columns: Iterable[Any]) -> list[int] | None:
     if connection.vendor != "postgresql":
         return None
     where = " AND ".join(f"{name} = ANY(%s)" for name in columns)
-    with connection.cursor() as cursor:
+    with pg_cursor() as cursor:
         cursor.execute(
             f"SELECT id FROM {table} WHERE {where} ORDER BY id FOR UPDATE",  # noqa: S608 - fixed names
             [list(values) for values in columns.values()],
