@@ -128,3 +128,16 @@ def test_the_type_check_is_one_cheap_query_every_few_seconds(
     refs.TYPES.checked_at -= refs.TYPES_CHECK_S
     with django_assert_num_queries(1):  # after it, unchanged: only the version is read
         refs.TYPES.get(device.device_type_id)
+
+
+@pytest.mark.parametrize("raw", [None, 0, 7, -3, True, False, "7", "x", "", 1.5, "alarm", [1]])
+@pytest.mark.parametrize("kind", ["int", "decimal", "str", "bool", "enum"])
+def test_payload_readers_agree_with_coerce_json(kind: str, raw: Any) -> None:
+    """The fast readers of payload fields decide exactly what ``coerce_json`` decides."""
+    from jiayuan.core.rules.types import coerce_json
+    from jiayuan.iot.registry import _field, _rule_type
+
+    spec = {"type": kind, "values": ["alarm", "clear"]}
+    rtype = _rule_type("f", spec)
+    field = _field("f", rtype, "f")
+    assert field.python({"f": raw}, None) == coerce_json(rtype, raw)

@@ -50,8 +50,30 @@ _registries: dict[str, Registry] = {}
 
 
 def _field(name: str, rtype: RuleType, label: str) -> Field:
-    def read(subject: Subject, env: Any) -> Any:
-        return coerce_json(rtype, subject.get(name))
+    """A payload field. Its reader is what :func:`coerce_json` does for the field's type,
+    with the common cases decided first: every rule of every message reads fields, and
+    a missing field or an enum or integer value needs no walk through the type list."""
+    read: Callable[[Subject, Any], Any]
+    if isinstance(rtype, EnumType):
+        from_db = rtype.from_db
+
+        def read(subject: Subject, env: Any) -> Any:
+            raw = subject.get(name)
+            return None if raw is None else from_db(raw)
+
+    elif rtype == INT:
+
+        def read(subject: Subject, env: Any) -> Any:
+            raw = subject.get(name)
+            if type(raw) is int:  # not bool, which coerce_json refuses
+                return raw
+            return None if raw is None else coerce_json(INT, raw)
+
+    else:
+
+        def read(subject: Subject, env: Any) -> Any:
+            raw = subject.get(name)
+            return None if raw is None else coerce_json(rtype, raw)
 
     return Field(name=name, type=rtype, label=label, sql=f"payload__{name}", python=read)
 
