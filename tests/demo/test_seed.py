@@ -309,6 +309,27 @@ def test_each_household_head_is_audited_once_with_its_diff() -> None:
         assert entry.changes == {"head_id": [None, heads[int(entry.object_id)]]}
 
 
+@db
+def test_seeded_door_visits_leave_what_record_visit_leaves() -> None:
+    from jiayuan.policies.models import Match, MatchEvent, ReceivedBenefit
+
+    visited = Match.objects.exclude(visited_at=None)
+    assert visited.exists()
+    for match in visited:
+        events = MatchEvent.objects.filter(match=match, status=match.status)
+        assert events.count() == 1, match.pk
+        entry = AuditEntry.objects.for_object(match).get(action="update", note="上门走访")
+        assert entry.changes["status"] == ["pending", match.status]
+        if match.status == "granted":
+            benefit = ReceivedBenefit.objects.get(match=match)
+            assert events.get().data == {"benefit": benefit.pk}
+            assert (benefit.person_id, benefit.policy_id) == (match.person_id, match.policy_id)
+            assert benefit.area_path == match.area_path and benefit.source == "visit"
+            assert AuditEntry.objects.for_object(benefit).filter(action="create").count() == 1
+        if match.status in ("granted", "rejected", "declined"):
+            assert match.closed_at is not None
+
+
 # --- determinism and the plan ---------------------------------------------------------------
 def test_same_seed_same_world_other_seed_other_world() -> None:
     one, two, other = plan_world("tiny", 7), plan_world("tiny", 7), plan_world("tiny", 8)
