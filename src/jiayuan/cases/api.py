@@ -21,7 +21,7 @@ from jiayuan.core.api import acting_user, get_visible, paginate, responses
 from jiayuan.core.errors import NotFound, PermissionDenied, ValidationFailed
 from jiayuan.core.roles import Perm
 from jiayuan.core.schemas import Page, PageParams
-from jiayuan.core.scoping import has_perm_anywhere
+from jiayuan.core.scoping import has_perm_anywhere, path_allowed
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Dwelling
 from jiayuan.people.models import Person
@@ -104,14 +104,35 @@ def case_detail(
     )
     if case is None:
         raise NotFound("诉求不存在", "case not found")
+    return _with_extras(request, user, case, intake=intake)
+
+
+def _with_extras(
+    request: HttpRequest,
+    user: Any,
+    case: Any,
+    *,
+    intake: bool = False,
+    candidates: list[Case] | None = None,
+) -> Case:
+    """What the detail adds to a case: the user's actions, the visible duplicates, the
+    tracking link and the light. ``candidates``: the duplicate cases already in hand
+    (intake's); those inside the user's scope need no query to be shown."""
     relation = services.relations(user, case)
     case._actions = [action_out(t) for t in services.available_actions(user, case)]
     hints = [n for n in case.duplicate_of_hint if n != case.number]
-    case._duplicates = (
-        list(queries.visible_cases(user).filter(number__in=hints).order_by("received_at"))
-        if hints
-        else []
-    )
+    if candidates is not None and all(
+        path_allowed(user, c.area_path, Perm.VIEW) for c in candidates
+    ):
+        case._duplicates = sorted(
+            (c for c in candidates if c.number in hints), key=lambda c: c.received_at
+        )
+    else:
+        case._duplicates = (
+            list(queries.visible_cases(user).filter(number__in=hints).order_by("received_at"))
+            if hints
+            else []
+        )
     if intake or "supervisor" in relation:
         case._tracking_url = tracking_url(request, case)
     queries.with_lights([case])
@@ -243,7 +264,11 @@ def create_case(request: HttpRequest, body: CaseIn) -> Status[Case]:
         attributes=body.attributes,
         **filer,
     )
-    return Status(201, case_detail(request, user, case.pk, own_write=True, intake=True))
+    # The answer is the case in hand (services.intake fills its timeline): no re-read.
+    answer = _with_extras(
+        request, user, case, intake=True, candidates=getattr(case, "_duplicate_cases", None)
+    )
+    return Status(201, answer)
 
 
 # --- actions (派、转、办、审、回) ----------------------------------------------------------

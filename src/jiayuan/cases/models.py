@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from jiayuan.core import pii
+from jiayuan.core.calendar import MINUTES_PER_WORKDAY
 from jiayuan.core.models import ScopedModel
 from jiayuan.org.models import Area, Dwelling
 from jiayuan.people.models import Person, Position
@@ -21,10 +22,10 @@ from .choices import Channel, Level, Light, Priority, Satisfaction, SlaStage, St
 DEFAULT_LIMITS: dict[str, int] = {
     SlaStage.DISPATCH: 60,
     SlaStage.ACCEPT: 120,
-    SlaStage.HANDLE: 3 * 450,
-    SlaStage.REVIEW: 450,
-    SlaStage.VISIT: 2 * 450,
-    "total": 5 * 450,
+    SlaStage.HANDLE: 3 * MINUTES_PER_WORKDAY,
+    SlaStage.REVIEW: MINUTES_PER_WORKDAY,
+    SlaStage.VISIT: 2 * MINUTES_PER_WORKDAY,
+    "total": 5 * MINUTES_PER_WORKDAY,
 }
 PRIORITY_FACTOR: dict[str, float] = {
     Priority.NORMAL: 1.0,

@@ -3,9 +3,16 @@ the user who handles it there (the grid's worker, the zone's branch secretary, �
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 from jiayuan.core.errors import ValidationFailed
 from jiayuan.core.roles import Role
@@ -46,7 +53,7 @@ def locate_grid(
 ) -> Area:
     """The grid of a point or a dwelling, or a clear error."""
     if dwelling is not None:
-        return Area.objects.get(path=ancestor_path(dwelling.area_path, AreaKind.GRID))
+        return _area(ancestor_path(dwelling.area_path, AreaKind.GRID))
     if lat is None or lng is None:
         raise ValidationFailed(
             "请提供位置（地图选点或房屋）", "a location is required", field="location"
@@ -60,26 +67,103 @@ def locate_grid(
     return grid
 
 
+def _area(path: str) -> Area:
+    """The area at ``path``: from the process's geo index (grids and the levels above
+    them are all there), else from the database."""
+    return geo.area_at(path) or Area.objects.get(path=path)
+
+
 def owner_for(grid: Area, level: str) -> Area:
     """The area that owns a case of ``grid`` at ``level``."""
     kind = LEVEL_KIND[Level(level)]
     if kind == AreaKind.GRID:
         return grid
-    return Area.objects.get(path=ancestor_path(grid.path, kind))
+    return _area(ancestor_path(grid.path, kind))
+
+
+# How stale another process's copy of the handler map may be: a new grid worker gets
+# cases at most this much later; changes made in this process count at once.
+HANDLERS_TTL_S = 30.0
+
+
+@dataclass
+class _Handlers:
+    users: dict[tuple[int, str], Any] | None = None  # (area id, role) -> its first user
+    loaded_at: float = 0.0
+    # a membership or user was written in a transaction that has not committed yet:
+    # what the database shows now may still roll back, so it is read but not kept
+    pending: bool = False
+
+
+_lock = threading.Lock()
+_handlers = _Handlers()
+
+
+def _load_handlers() -> dict[tuple[int, str], Any]:
+    """Who takes cases where: the earliest active membership of each level's role at each
+    area, with its active user (the whole county's handlers are a few hundred rows)."""
+    found: dict[tuple[int, str], Any] = {}
+    rows = (
+        Membership.objects.filter(role__in=LEVEL_ROLE.values(), active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("id")
+    )
+    for membership in rows:
+        found.setdefault((membership.area_id, membership.role), membership.user)
+    return found
+
+
+def _handler_map() -> dict[tuple[int, str], Any]:
+    now = time.monotonic()
+    with _lock:
+        cached = _handlers.users
+        if (
+            cached is not None
+            and not _handlers.pending
+            and now - _handlers.loaded_at < HANDLERS_TTL_S
+        ):
+            return cached
+    users = _load_handlers()
+    with _lock:
+        if not _handlers.pending:
+            _handlers.users, _handlers.loaded_at = users, now
+    return users
+
+
+def forget_handlers() -> None:
+    """Drop this process's handler map; the next dispatch reads it again."""
+    with _lock:
+        _handlers.users = None
+        _handlers.pending = False
+
+
+def _staff_changed(sender: Any, **kwargs: Any) -> None:
+    fields = kwargs.get("update_fields")
+    if fields is not None and set(fields) <= {"last_login"}:
+        return  # a login changes nobody's role
+    with _lock:
+        _handlers.users = None
+        _handlers.pending = True
+    transaction.on_commit(forget_handlers)
+
+
+post_save.connect(_staff_changed, sender=Membership, dispatch_uid="routing.membership.save")
+post_delete.connect(_staff_changed, sender=Membership, dispatch_uid="routing.membership.delete")
+post_save.connect(_staff_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="routing.user.save")
+post_delete.connect(
+    _staff_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="routing.user.delete"
+)
 
 
 def handler_for(owner: Area, level: str) -> Any:
-    """The user who takes cases at ``owner`` for ``level`` (None for departments)."""
+    """The user who takes cases at ``owner`` for ``level`` (None for departments): the
+    earliest active membership of the level's role there. Read from this process's
+    handler map (:data:`HANDLERS_TTL_S`); each caller gets its own copy of the user."""
     role = LEVEL_ROLE.get(Level(level))
     if role is None:
         return None
-    membership = (
-        Membership.objects.filter(area=owner, role=role, active=True, user__is_active=True)
-        .select_related("user")
-        .order_by("id")
-        .first()
-    )
-    return membership.user if membership else None
+    user = _handler_map().get((owner.pk, role))
+    return copy.copy(user) if user is not None else None
 
 
 def level_above(level: str) -> str | None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from jiayuan.core import actions as core_actions
 from jiayuan.core import audit, geo
 from jiayuan.core.calendar import WorkClock
 from jiayuan.core.errors import (
@@ -27,8 +27,8 @@ from jiayuan.core.errors import (
 from jiayuan.core.incidents import close_incident
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm, Role
-from jiayuan.core.scoping import path_allowed
-from jiayuan.org.models import Area, Dwelling, Membership
+from jiayuan.core.scoping import path_allowed, roles
+from jiayuan.org.models import Area, Dwelling
 from jiayuan.people.models import Person
 
 from . import actions, notify, proxies, routing, sla
@@ -69,31 +69,37 @@ def visible_case(user: Any, pk: int) -> Case:
 
 # --- intake (问) -------------------------------------------------------------------------
 def _next_number(day: dt.date) -> str:
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                seq, _created = CaseSequence.objects.select_for_update().get_or_create(day=day)
-                seq.last += 1
-                seq.save(update_fields=["last"])
-                return f"WS{day:%Y%m%d}-{seq.last:04d}"
-        except IntegrityError:  # two first cases of a day at once: try again
-            continue
-    raise Conflict("生成编号失败，请重试", "could not allocate a case number, try again")
+    """The day's next case number, ``WS20261128-0001``: one ``INSERT … ON CONFLICT DO
+    UPDATE … RETURNING`` (SQLite ≥ 3.35 and PostgreSQL alike), atomic by itself, so two
+    intakes at once — the day's first two included — never share a number and nothing
+    is read, locked and written back in three statements."""
+    table = connection.ops.quote_name(CaseSequence._meta.db_table)
+    last = connection.ops.quote_name("last")
+    day_col = connection.ops.quote_name("day")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({day_col}, {last}) VALUES (%s, 1) "  # noqa: S608
+            f"ON CONFLICT ({day_col}) DO UPDATE SET {last} = {table}.{last} + 1 "
+            f"RETURNING {last}",
+            [connection.ops.adapt_datefield_value(day)],
+        )
+        row = cursor.fetchone()
+    if row is None:  # pragma: no cover - RETURNING always answers one row
+        raise Conflict("生成编号失败，请重试", "could not allocate a case number, try again")
+    return f"WS{day:%Y%m%d}-{row[0]:04d}"
 
 
 def duplicate_candidates(case: Case, limit: int = 5) -> list[Case]:
     """Open cases of the same category near the same place within the category's window."""
     category = case.category
     since = case.received_at - dt.timedelta(hours=category.duplicate_window_hours)
-    qs = (
-        Case.objects.filter(
-            category=category,
-            received_at__range=(since, case.received_at),  # earlier cases, even when backdated
-            merged_into__isnull=True,
-        )
-        .exclude(pk=case.pk)
-        .exclude(status__in=[Status.REJECTED, Status.MERGED])
-    )
+    qs = Case.objects.filter(
+        category=category,
+        received_at__range=(since, case.received_at),  # earlier cases, even when backdated
+        merged_into__isnull=True,
+    ).exclude(status__in=[Status.REJECTED, Status.MERGED])
+    if case.pk is not None:  # intake asks before the case is written
+        qs = qs.exclude(pk=case.pk)
     if case.lat is not None and case.lng is not None:
         d_lat = category.duplicate_radius_m / 111_000
         d_lng = d_lat / max(math.cos(math.radians(case.lat)), 0.1)
@@ -115,9 +121,10 @@ def duplicate_candidates(case: Case, limit: int = 5) -> list[Case]:
     return near[:limit]
 
 
-def _write_events(case: Case, events: list[actions.Event]) -> None:
-    """Write resolved timeline events (on ``case``, or on the other case they name)."""
-    CaseEvent.objects.bulk_create(
+def _write_events(case: Case, events: list[actions.Event]) -> list[CaseEvent]:
+    """Write resolved timeline events (on ``case``, or on the other case they name) in
+    one INSERT."""
+    return CaseEvent.objects.bulk_create(
         CaseEvent(
             case=event.on or case,
             actor=event.actor if getattr(event.actor, "pk", None) else None,
@@ -134,9 +141,13 @@ def _write_events(case: Case, events: list[actions.Event]) -> None:
     )
 
 
-def _persist(case: Case, effects: actions.Effects) -> None:
-    """Everything an applied action leaves besides the case row itself."""
-    _write_events(case, effects.events)
+def _persist(
+    case: Case, effects: actions.Effects, before: Sequence[actions.Event] = ()
+) -> list[CaseEvent]:
+    """Everything an applied action leaves besides the case row itself (``before``:
+    events to write ahead of the action's own, in the same INSERT); returns the events
+    written."""
+    written = _write_events(case, [*before, *effects.events])
     for visit in effects.visits:
         visit.case = case
         visit.save()
@@ -151,6 +162,7 @@ def _persist(case: Case, effects: actions.Effects) -> None:
     for body in effects.to_reporter:
         # Outbound messages leave the process: only once the action is committed.
         transaction.on_commit(functools.partial(notify.tell_reporter, case, body))
+    return written
 
 
 def default_channel(actor: Any) -> str:
@@ -158,7 +170,8 @@ def default_channel(actor: Any) -> str:
     actor) is 随手拍, a grid worker's a patrol finding, other staff enter hotline orders."""
     if actor is None:
         return Channel.SNAPSHOT
-    on_patrol = Membership.objects.filter(user=actor, role=Role.GRID_WORKER, active=True).exists()
+    # the memberships scoping has read for this user already: no query of its own
+    on_patrol = Role.GRID_WORKER in roles(actor)
     return Channel.PATROL if on_patrol else Channel.HOTLINE
 
 
@@ -287,22 +300,48 @@ def intake(
     clock = WorkClock()
     sla.start_total(case, clock)
     sla.start_stage(case, now, clock)
+    # The row is built completely before it is written: duplicates looked up, the
+    # dispatch applied; then one INSERT of the case, one of its audit entry, one of its
+    # timeline and one of the handler's notice.
+    candidates = duplicate_candidates(case)
+    hints = [c.number for c in candidates]
+    case.duplicate_of_hint = hints
+    case._duplicate_cases = candidates  # type: ignore[attr-defined]  # for the API's answer
+    received = actions.receive_event(case, actor, hints)
+    effects = actions.Effects()
+    if auto_dispatch:
+        handler = routing.handler_for(owner, level)
+        if handler is not None or level == Level.DEPARTMENT:
+            ctx = actions.Context(actor=None, now=now, world=WORLD, clock=clock)
+            effects = actions.apply(case, "dispatch", ctx, reason="自动派单", handler=handler)
+    case.area_path = case.derive_area_path()
     with transaction.atomic():
-        case.duplicate_of_hint = []
-        core_actions.save_new(case, actor=None, note=f"intake via {channel}")
-        hints = [c.number for c in duplicate_candidates(case)]
-        if hints:
-            case.duplicate_of_hint = hints
-            case.save(update_fields=["duplicate_of_hint"])
-        _write_events(case, [actions.receive_event(case, actor, hints)])
-        if auto_dispatch:
-            handler = routing.handler_for(owner, level)
-            if handler is not None or level == Level.DEPARTMENT:
-                ctx = actions.Context(actor=None, now=now, world=WORLD, clock=clock)
-                effects = actions.apply(case, "dispatch", ctx, reason="自动派单", handler=handler)
-                case.save()
-                _persist(case, effects)
+        case.save(force_insert=True)
+        # (the system writes the row, as core.actions.save_new(case, actor=None) would)
+        audit.record(
+            AuditEntry.Action.CREATE, case, None, audit.snapshot(case), f"intake via {channel}"
+        )
+        events = _persist(case, effects, before=[received])
+    _answer_from_memory(case, events)
     return case
+
+
+def _answer_from_memory(case: Case, events: list[CaseEvent]) -> None:
+    """Fill the new case's timeline, photos and visits as a prefetch would, and give its
+    times as the database gives them back (UTC), so the answer to an intake is the
+    case in hand rather than a re-read of what was just written."""
+    for f in case._meta.concrete_fields:
+        value = getattr(case, f.attname)
+        if isinstance(value, dt.datetime):
+            setattr(case, f.attname, value.astimezone(dt.UTC))
+    cache: dict[str, Any] = {}
+    for name, rows in (("events", [e for e in events if e.case_id == case.pk]), ("photos", []),
+                       ("visits", [])):  # fmt: skip
+        qs = getattr(case, name).all()
+        qs._result_cache = rows
+        qs._prefetch_done = True
+        cache[name] = qs
+    case._prefetched_objects_cache = cache  # type: ignore[attr-defined]
 
 
 # --- transitions -----------------------------------------------------------------------

@@ -28,7 +28,7 @@ def scope_paths(user: Any, perm: str = Perm.VIEW) -> list[str]:
     if user.is_superuser:
         paths = [ALL]
     else:
-        rows = user.memberships.filter(active=True).values_list("role", "area_path")
+        rows = _memberships(user)
         found = sorted({path for role, path in rows if perm in ROLE_PERMS.get(role, ())})
         # Drop paths already covered by a shorter one.
         paths = [p for p in found if not any(p != q and p.startswith(q) for q in found)]
@@ -36,9 +36,27 @@ def scope_paths(user: Any, perm: str = Perm.VIEW) -> list[str]:
     return paths
 
 
+def _memberships(user: Any) -> list[tuple[str, str]]:
+    """The (role, area path) of each active membership, read once per user object: every
+    permission's paths and :func:`roles` come from the same query."""
+    rows: list[tuple[str, str]] | None = user.__dict__.get("_jiayuan_memberships")
+    if rows is None:
+        rows = list(user.memberships.filter(active=True).values_list("role", "area_path"))
+        user.__dict__["_jiayuan_memberships"] = rows
+    return rows
+
+
+def roles(user: Any) -> set[str]:
+    """The roles ``user`` holds anywhere through active memberships."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return set()
+    return {role for role, _path in _memberships(user)}
+
+
 def forget(user: Any) -> None:
     """Clear the per-object cache after memberships change."""
     user.__dict__.pop("_jiayuan_scope", None)
+    user.__dict__.pop("_jiayuan_memberships", None)
 
 
 def scope_q(user: Any, perm: str = Perm.VIEW, field: str = "area_path") -> Q:

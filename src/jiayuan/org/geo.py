@@ -1,23 +1,41 @@
 """Point lookup: the deepest area whose boundary contains a point.
 
-Boundaries are loaded once per process into a shapely STRtree and reloaded when the
-areas change anywhere (another process included): the cache key is the count and the
-latest ``updated_at`` of bounded areas, one cheap query per lookup.
+Boundaries are loaded once per process into a shapely STRtree, together with the
+bounded areas themselves (county, streets, communities, zones, grids), so that case
+intake locates a point and finds the areas above it without a query
+(:func:`locate`, :func:`area_at`). Like the working-day calendar
+(:mod:`jiayuan.core.calendar`), the copy is kept fresh in two ways:
+
+- a save or delete of an area in this process drops the copy, and caching pauses until
+  that transaction commits (a rolled-back boundary is never kept);
+- changes made elsewhere (another process, ``QuerySet.update``) are noticed by a cheap
+  version check (the count and latest ``updated_at`` of bounded areas), made at most
+  every :data:`GEO_INDEX_TTL_S` seconds instead of on every lookup.
+
+Callers get copies of the cached areas: nothing they change leaks into the index.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Max
+from django.db.models.signals import post_delete, post_save
 from shapely import STRtree
 from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from .choices import AREA_ORDER, BOUNDED_KINDS
 from .models import Area
+
+# How stale another process's copy of the boundaries may be. Boundaries are drawn once
+# and edited rarely; half a minute is far below what a resident filing a case notices.
+GEO_INDEX_TTL_S = 30.0
 
 
 @dataclass
@@ -27,10 +45,21 @@ class _Index:
     geoms: list[BaseGeometry]
     ids: list[int]
     depth: list[int]
+    areas: dict[int, Area] = field(default_factory=dict)
+    by_path: dict[str, Area] = field(default_factory=dict)
+    checked_at: float = 0.0
+
+
+@dataclass
+class _State:
+    index: _Index | None = None
+    # an area was written in a transaction that has not committed yet: an index built
+    # now may hold what rolls back, so it is used once but not kept
+    pending: bool = False
 
 
 _lock = threading.Lock()
-_index: _Index | None = None
+_state = _State()
 
 
 def _version() -> tuple[Any, ...]:
@@ -42,23 +71,52 @@ def _build(key: tuple[Any, ...]) -> _Index:
     geoms: list[BaseGeometry] = []
     ids: list[int] = []
     depth: list[int] = []
-    rows = Area.objects.filter(kind__in=BOUNDED_KINDS, boundary__isnull=False).values_list(
-        "id", "kind", "boundary"
-    )
-    for pk, kind, boundary in rows:
-        geoms.append(shape(boundary))
-        ids.append(pk)
-        depth.append(AREA_ORDER.index(kind))
-    return _Index(key, STRtree(geoms), geoms, ids, depth)
+    areas: dict[int, Area] = {}
+    for area in Area.objects.filter(kind__in=BOUNDED_KINDS).order_by():
+        areas[area.pk] = area
+        if area.boundary is None:
+            continue
+        geoms.append(shape(area.boundary))
+        ids.append(area.pk)
+        depth.append(AREA_ORDER.index(area.kind))
+    by_path = {area.path: area for area in areas.values()}
+    return _Index(key, STRtree(geoms), geoms, ids, depth, areas, by_path, time.monotonic())
 
 
 def _current_index() -> _Index:
-    global _index
-    key = _version()
+    now = time.monotonic()
     with _lock:
-        if _index is None or _index.key != key:
-            _index = _build(key)
-        return _index
+        index = _state.index
+        if index is not None and not _state.pending and now - index.checked_at < GEO_INDEX_TTL_S:
+            return index
+    key = _version()
+    if index is None or index.key != key or _state.pending:
+        index = _build(key)
+    index.checked_at = now
+    with _lock:
+        if not _state.pending:
+            _state.index = index
+    return index
+
+
+def forget_index() -> None:
+    """Drop this process's copy; the next lookup reads the areas again."""
+    with _lock:
+        _state.index = None
+        _state.pending = False
+
+
+def _area_changed(sender: Any, **kwargs: Any) -> None:
+    if kwargs.get("instance") is not None and kwargs["instance"].kind not in BOUNDED_KINDS:
+        return  # buildings and units are not in the index
+    with _lock:
+        _state.index = None
+        _state.pending = True
+    transaction.on_commit(forget_index)
+
+
+post_save.connect(_area_changed, sender=Area, dispatch_uid="geo.area.save")
+post_delete.connect(_area_changed, sender=Area, dispatch_uid="geo.area.delete")
 
 
 def locate(lat: float, lng: float, kind: str | None = None) -> Area | None:
@@ -73,7 +131,14 @@ def locate(lat: float, lng: float, kind: str | None = None) -> Area | None:
             best = (index.depth[i], index.ids[i])
     if best is None:
         return None
-    return Area.objects.get(pk=best[1])
+    return copy.copy(index.areas[best[1]])
+
+
+def area_at(path: str) -> Area | None:
+    """The bounded area (county, street, community, zone or grid) at ``path``, from the
+    index; ``None`` when there is none."""
+    found = _current_index().by_path.get(path)
+    return copy.copy(found) if found is not None else None
 
 
 def centroid(boundary: dict[str, Any]) -> tuple[float, float]:
