@@ -158,7 +158,7 @@ def test_incremental_and_full_runs_give_the_same_matches(
         incremental = run_matching(day, codes=CODES)
         after_incremental = snapshot()
         transaction.savepoint_rollback(point)
-        run_matching(day, codes=CODES, full=True)
+        full = run_matching(day, codes=CODES, full=True)
         after_full = snapshot()
         transaction.set_rollback(True)
     # then
@@ -169,6 +169,10 @@ def test_incremental_and_full_runs_give_the_same_matches(
         scopes = [entry["scope"] for entry in incremental.summary.values()]
         assert max(scopes) < Person.objects.count() // 2
     assert after_incremental == after_full
+    # the open counts shown per policy agree too
+    assert {c: e["open"] for c, e in incremental.summary.items()} == {
+        c: e["open"] for c, e in full.summary.items()
+    }
 
 
 def test_an_incremental_run_reads_only_the_changed_and_the_crossing(grid_unit_id: int) -> None:
