@@ -93,12 +93,10 @@ class Target:
 def database(kind: str, reseed: bool) -> str:
     """The seeded county's database URL (seeded here when missing)."""
     if kind == "postgres":
-        fresh = reseed or not _setup.postgres_exists(PG_DATABASE)
-        url = (
-            _setup.recreate_postgres(PG_DATABASE) if fresh else f"{_setup.PG_SERVER}/{PG_DATABASE}"
-        )
-        if fresh:
-            seed(url)
+        url = f"{_setup.PG_SERVER}/{PG_DATABASE}"
+        if reseed or not _postgres_seeded(url):
+            # The seed writes in one transaction: an interrupted one leaves no areas.
+            seed(_setup.recreate_postgres(PG_DATABASE))
         return url
     if reseed or not SQLITE_FILE.exists():
         SQLITE_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +108,19 @@ def database(kind: str, reseed: bool) -> str:
             Path(f"{SQLITE_FILE}{suffix}").unlink(missing_ok=True)
         shutil.move(scratch, SQLITE_FILE)
     return f"sqlite:///{SQLITE_FILE}"
+
+
+def _postgres_seeded(url: str) -> bool:
+    if not _setup.postgres_exists(PG_DATABASE):
+        return False
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            row = conn.execute("SELECT EXISTS (SELECT 1 FROM org_area)").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return False
+    return bool(row and row[0])
 
 
 def seed(url: str) -> None:
