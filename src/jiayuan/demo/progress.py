@@ -43,6 +43,8 @@ COST: dict[str, float] = {
     "设备": 60e-6,  # devices and their messages, per resident
 }
 DEFAULT_COST = 50e-6
+# Stages sized by the population rather than by rows written: no row count shown.
+PER_RESIDENT = frozenset({"规划", "规则标签", "诉求", "政策", "设备"})
 
 
 class Progress:
@@ -84,7 +86,8 @@ class Progress:
         weight = self.weights.get(label, 0.0)
         per_row = weight / size if size else 0.0
         moved = 0.0
-        self.bar.set_description_str(f"演示县 · {label}" + (f" {size:,} 行" if size else ""))
+        rows = f" {size:,} 行" if size and label not in PER_RESIDENT else ""
+        self.bar.set_description_str(f"演示县 · {label}{rows}")
 
         def advance(rows: int) -> None:
             nonlocal moved
@@ -103,5 +106,9 @@ class Progress:
                 self.bar.update(weight - moved)
 
     def close(self) -> None:
-        self.bar.set_description_str("演示县 · 完成")
+        """End the bar: complete when every planned stage ran (floating-point sums of
+        the weights can leave it a hair short), where it stopped otherwise."""
+        if all(label in self.cpu_seconds for label in self.weights):
+            self.bar.n = self.bar.total
+            self.bar.set_description_str("演示县 · 完成")
         self.bar.close()
