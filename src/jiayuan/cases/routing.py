@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 from jiayuan.core.errors import ValidationFailed
 from jiayuan.core.roles import Role
@@ -147,6 +147,13 @@ def _staff_changed(sender: Any, **kwargs: Any) -> None:
     transaction.on_commit(forget_handlers)
 
 
+def _tables_reset(sender: Any, **kwargs: Any) -> None:
+    # ``migrate`` and ``flush`` (a transactional test's teardown) rewrite whole tables
+    # without a row signal: every user may be new.
+    forget_handlers()
+
+
+post_migrate.connect(_tables_reset, dispatch_uid="routing.reset")
 post_save.connect(_staff_changed, sender=Membership, dispatch_uid="routing.membership.save")
 post_delete.connect(_staff_changed, sender=Membership, dispatch_uid="routing.membership.delete")
 post_save.connect(_staff_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="routing.user.save")

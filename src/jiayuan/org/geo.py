@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Max
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 from shapely import STRtree
 from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
@@ -115,8 +115,15 @@ def _area_changed(sender: Any, **kwargs: Any) -> None:
     transaction.on_commit(forget_index)
 
 
+def _tables_reset(sender: Any, **kwargs: Any) -> None:
+    # ``migrate`` and ``flush`` (a transactional test's teardown) rewrite whole tables
+    # without a row signal: the areas may all be new.
+    forget_index()
+
+
 post_save.connect(_area_changed, sender=Area, dispatch_uid="geo.area.save")
 post_delete.connect(_area_changed, sender=Area, dispatch_uid="geo.area.delete")
+post_migrate.connect(_tables_reset, dispatch_uid="geo.reset")
 
 
 def locate(lat: float, lng: float, kind: str | None = None) -> Area | None:
