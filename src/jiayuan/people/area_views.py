@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, Prefetch, Q, QuerySet, When
+from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -127,14 +128,27 @@ def child_counts(
     if not children or not columns:
         return result
 
+    by_path = {c.path: c.pk for c in children}
+    lengths = sorted({len(c.path) for c in children})
+
     def per_child(qs: QuerySet[Any], key: str, extra: Q | None = None) -> None:
-        aggregates = {
-            f"c{c.pk}": Count("pk", filter=Q(area_path__startswith=c.path) & (extra or Q()))
-            for c in children
-        }
-        row = qs.aggregate(**aggregates)
+        # Grouped by the child-length prefix of each row's path: one pass over the rows,
+        # where a filtered count per child tested every row against every child's path.
+        # Sibling paths end in "/", so none is a prefix of another.
         for c in children:
-            result[c.pk][key] = row[f"c{c.pk}"]
+            result[c.pk][key] = 0
+        for length in lengths:
+            rows = (
+                qs.filter(extra or Q())
+                .annotate(prefix=Substr("area_path", 1, length))
+                .order_by()
+                .values("prefix")
+                .annotate(n=Count("pk"))
+                .values_list("prefix", "n")
+            )
+            for prefix, n in rows:
+                if prefix in by_path:
+                    result[by_path[prefix]][key] = n
 
     people = Person.objects.visible_to(user).filter(
         area_path__startswith=under, death_date__isnull=True
