@@ -89,15 +89,24 @@ def _next_number(day: dt.date) -> str:
     return f"WS{day:%Y%m%d}-{row[0]:04d}"
 
 
+# The fields of a duplicate candidate that intake and its answer read.
+_CANDIDATE_FIELDS = ("id", "number", "title", "status", "received_at", "lat", "lng", "area_path")
+
+
 def duplicate_candidates(case: Case, limit: int = 5) -> list[Case]:
     """Open cases of the same category near the same place within the category's window."""
     category = case.category
     since = case.received_at - dt.timedelta(hours=category.duplicate_window_hours)
-    qs = Case.objects.filter(
-        category=category,
-        received_at__range=(since, case.received_at),  # earlier cases, even when backdated
-        merged_into__isnull=True,
-    ).exclude(status__in=[Status.REJECTED, Status.MERGED])
+    qs = (
+        Case.objects.filter(
+            category=category,
+            received_at__range=(since, case.received_at),  # earlier cases, even when backdated
+            merged_into__isnull=True,
+        )
+        .exclude(status__in=[Status.REJECTED, Status.MERGED])
+        # what the distance and the hint need, not the 60 columns of up to 200 cases
+        .only(*_CANDIDATE_FIELDS)
+    )
     if case.pk is not None:  # intake asks before the case is written
         qs = qs.exclude(pk=case.pk)
     if case.lat is not None and case.lng is not None:
