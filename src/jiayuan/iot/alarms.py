@@ -234,9 +234,13 @@ def _step_event(c: CompiledRule, subject: Subject) -> str | None:
     return "clear" if c.clear is not None and c.clear(subject) else None
 
 
-def evaluate(messages: Iterable[Stored], *, now: dt.datetime | None = None) -> EngineResult:
+def evaluate(
+    messages: Iterable[Stored], *, now: dt.datetime | None = None, cases_in_batch: bool = False
+) -> EngineResult:
     """Run every applicable rule over ``messages`` (new ones only), in device-time order,
-    and apply the resulting raises and clears. Must run inside the batch transaction."""
+    and apply the resulting raises and clears. Must run inside the batch transaction.
+    New alarms' cases follow in a job after the commit, or with ``cases_in_batch`` in the
+    batch itself (see :func:`jiayuan.iot.ingest.ingest_batch`)."""
     BOOK.refresh()
     ordered = sorted(messages, key=lambda m: m.device_ts)
     result = EngineResult()
@@ -268,7 +272,7 @@ def evaluate(messages: Iterable[Stored], *, now: dt.datetime | None = None) -> E
                 actions.append(_Action(device, rule, False, msg.received_at, {}, CLEARED_BY_RULE))
         _track_activity(msg, subject, states, dirty_states, active_dwellings)
     _offline_back(ordered, actions)
-    _apply(actions, result)
+    _apply(actions, result, after_commit=not cases_in_batch)
     _clear_welfare(active_dwellings, result)
     _save_states(states, dirty_states)
     return result
@@ -309,7 +313,7 @@ def _offline_back(messages: list[Stored], actions: list[_Action]) -> None:
                 )
 
 
-def _apply(actions: list[_Action], result: EngineResult) -> None:
+def _apply(actions: list[_Action], result: EngineResult, *, after_commit: bool) -> None:
     if not actions:
         return
     open_alarms: dict[tuple[int, int], Alarm | None] = {}
@@ -350,7 +354,7 @@ def _apply(actions: list[_Action], result: EngineResult) -> None:
             # case intake inside the batch would hold every message behind it.
             alarm, new = raise_alarm(
                 loaded[action.device.pk], action.rule, at=action.at, detail=action.detail,
-                after_commit=True,
+                after_commit=after_commit,
             )  # fmt: skip
             open_alarms[key] = alarm
             if new:

@@ -8,10 +8,11 @@ commit loses nothing (the broker redelivers); a redelivered message finds its
 ``(device, message_id)`` already stored and changes nothing.
 
 What a new alarm sets going beyond its own row — its case in the request loop, the
-grid workers' notice of a critical one — is not part of the batch: the commit enqueues
+grid workers' notice of a critical one — is not part of an MQTT batch: the commit enqueues
 one job per such alarm (:func:`jiayuan.iot.tasks.follow_up_alarm`, Huey), retried until
 the case is open, which writes the case number back to the alarm. Case intake therefore
 never holds up device messages, and an alarm is visible as soon as its batch commits.
+(HTTP, one device's request, opens them in its batch: see :func:`ingest_batch`.)
 
 Wire format (also what the simulator publishes, see :func:`make_message`)::
 
@@ -136,9 +137,8 @@ class Rejected:
 @dataclass
 class IngestResult:
     """What a batch did: how many messages were new, repeated or refused, and which
-    alarms it raised or cleared. ``cases`` holds the numbers of cases already opened for
-    them when the caller answers (HTTP opens them after the commit, before answering);
-    MQTT leaves them to the follow-up job."""
+    alarms it raised or cleared, and — when the cases were opened in the batch (HTTP) —
+    the numbers of the cases they opened; otherwise the follow-up jobs open them."""
 
     received: int = 0
     stored: int = 0
@@ -248,14 +248,22 @@ def _validate(
 
 
 def ingest_batch(
-    messages: list[dict[str, Any]], *, source: str, now: dt.datetime | None = None
+    messages: list[dict[str, Any]],
+    *,
+    source: str,
+    now: dt.datetime | None = None,
+    cases_in_batch: bool = False,
 ) -> IngestResult:
     """Validate, store and evaluate a batch of inbound messages in one transaction.
 
     Each item is ``{"serial", "kind", "body", "topic"?}`` (see :func:`from_mqtt` and
     :func:`from_http`); ``body`` is bytes, text or an already parsed object. Refused
     items become dead letters with their reason; the rest is stored once per
-    ``(device, message_id)`` and only the newly stored ones feed the alarm engine."""
+    ``(device, message_id)`` and only the newly stored ones feed the alarm engine.
+
+    New alarms' cases are opened by a job the commit enqueues; ``cases_in_batch`` opens
+    them in the batch instead, so that they commit with their alarms and the result
+    names them (HTTP: one device's request, whose answer reports the cases)."""
     if source not in IngestSource.values:
         raise ValueError(f"unknown ingest source {source!r}")
     now = now or timezone.now()
@@ -290,6 +298,7 @@ def ingest_batch(
         engine: EngineResult = evaluate(
             [Stored(v.device, v.kind, v.device_ts, now, v.data, v.message_id) for v in new],
             now=now,
+            cases_in_batch=cases_in_batch,
         )
         if _TEST_DELAY_S:
             log.warning("holding batch of %d for %.1fs before commit", len(messages), _TEST_DELAY_S)

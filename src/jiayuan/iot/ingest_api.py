@@ -3,9 +3,10 @@
 The device authenticates with its own token (``Authorization: Device <token>`` or
 ``X-Device-Token: <token>``) and posts one message or a list, in the MQTT body format
 plus ``"kind"``. The same :func:`jiayuan.iot.ingest.ingest_batch` as MQTT stores and
-evaluates them, in one transaction. The cases of new alarms are opened after that
-transaction commits, before answering (the device waits for the answer anyway, and the
-answer names the cases); the job the commit enqueued then finds them open.
+evaluates them, in one transaction. Unlike MQTT, the cases of new alarms are opened in
+that transaction too: the request is one device's (a handful of messages, not a
+gateway's stream), the device waits for the answer anyway, and the answer names the
+cases, which therefore commit with their alarms.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from jiayuan.core.errors import ValidationFailed
 
 from .choices import DeviceStatus, IngestSource
 from .ingest import from_http, ingest_batch
-from .lifecycle import CaseNotOpened, follow_up
 from .models import DeadLetter, Device
 
 MAX_BATCH = 1000
@@ -110,13 +110,9 @@ def ingest(request: HttpRequest) -> Status:
             "message": f"每次最多 {MAX_BATCH} 条 / at most {MAX_BATCH} messages per request",
             "detail": None,
         })  # fmt: skip
-    result = ingest_batch([from_http(device, item) for item in items], source=IngestSource.HTTP)
-    for alarm_id in result.alarms_raised:
-        try:
-            number = follow_up(alarm_id)
-        except CaseNotOpened:
-            continue  # the job enqueued at commit keeps trying
-        if number:
-            result.cases.append(number)
+    result = ingest_batch(
+        [from_http(device, item) for item in items], source=IngestSource.HTTP,
+        cases_in_batch=True,
+    )  # fmt: skip
     status = 422 if items and result.dead_letters == len(items) else 200
     return Status(status, result.to_json())
