@@ -448,6 +448,12 @@ def by_month(user: Any, **filters: Any) -> list[Indicators]:
     return rows
 
 
+def _trend(change: float) -> str:
+    """ "下降 21%" for -0.21: the direction and size of a relative change, as read aloud."""
+    direction = "上升" if change > 0 else "下降" if change < 0 else "持平"
+    return f"{direction} {abs(change):.0%}"
+
+
 @dataclass(frozen=True)
 class Change:
     """Requests of one top category in a month beside the month before (环比)."""
@@ -466,8 +472,7 @@ class Change:
     def sentence(self) -> str:
         if self.change is None:
             return f"{self.name}类诉求本月 {self.current} 件（上月无）"
-        direction = "上升" if self.change > 0 else "下降" if self.change < 0 else "持平"
-        return f"{self.name}类诉求 {self.current} 件，环比{direction} {abs(self.change):.0%}"
+        return f"{self.name}类诉求 {self.current} 件，环比{_trend(self.change)}"
 
 
 def month_over_month(user: Any, month: dt.date, **filters: Any) -> list[Change]:
@@ -647,10 +652,9 @@ class SinceBaseline:
     def sentence(self) -> str:
         if self.change is None:
             return f"{self.name}类诉求月均 {self.current:.0f} 件（基期无）"
-        direction = "上升" if self.change > 0 else "下降" if self.change < 0 else "持平"
         return (
             f"{self.name}类诉求月均 {self.current:.0f} 件，较基期（月均 {self.baseline:.0f} 件）"
-            f"{direction} {abs(self.change):.0%}"
+            f"{_trend(self.change)}"
         )
 
 
