@@ -132,13 +132,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- task queue (Huey) -------------------------------------------------------------------
+# An idle consumer polls at most every second (Huey's default backs off to 10 s): an
+# alarm's case is opened by a job after the ingest commit, and a resident should not
+# wait ten seconds for it.
+_CONSUMER = {"workers": 2, "worker_type": "thread", "max_delay": 1.0}
+
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
         "name": "jiayuan",
         "url": REDIS_URL,
         "immediate": False,
-        "consumer": {"workers": 2, "worker_type": "thread"},
+        "consumer": _CONSUMER,
     }
 else:
     HUEY = {
@@ -146,7 +151,7 @@ else:
         "name": "jiayuan",
         "filename": str(VAR_DIR / "huey.sqlite3"),
         "immediate": False,
-        "consumer": {"workers": 2, "worker_type": "thread"},
+        "consumer": _CONSUMER,
     }
 
 # --- auth ---------------------------------------------------------------------------------
