@@ -142,7 +142,11 @@ class ReceivedBenefit(ScopedModel):
     recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["policy", "person"])]
+        indexes = [
+            models.Index(fields=["policy", "person"]),
+            # the benefit list's order: newest first, without sorting every row in scope
+            models.Index(fields=["-recorded_at", "-id"], name="policies_benefit_recent"),
+        ]
         verbose_name = _("享受待遇")
         verbose_name_plural = _("享受待遇")
 
