@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from jiayuan.core import actions, audit, bulk
 from jiayuan.core.errors import NotFound
@@ -205,3 +206,14 @@ def test_progress_is_one_bar_that_names_the_stage_and_reaches_its_end(capsys: An
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "预计还需" in err
     assert set(bar.cpu_seconds) == {"居民", "房屋"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
+def test_analyze_lets_the_planner_count_rows_written_in_the_same_transaction() -> None:
+    unit = a_unit(grid_of("grid"))
+    bulk.insert(Dwelling, [Dwelling(unit=unit, number=f"a{i}", area_path=unit.path)
+                           for i in range(3000)])  # fmt: skip
+    bulk.analyze([Dwelling])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'org_dwelling'")
+        assert cursor.fetchone()[0] >= Dwelling.objects.count() * 0.9

@@ -328,6 +328,10 @@ def write_world(
             ],
             audited,
         )
+        # the planner must know the tables are full before the rules query them
+        bulk.analyze([Area, Dwelling, Household, Person, Residence, Tag, PersonTag,
+                      HouseholdTag, PartyOrganization, Position, Force, CentralHousehold,
+                      through])  # fmt: skip
         # computed tags (高龄老人, 独居老人, 空巢老人) come from their rules, on the
         # world's reference date, before accounts: linking a user saves a person,
         # which recomputes that household's tags (then nothing is left to change)
