@@ -52,10 +52,11 @@ def post_case(client: Client, data: dict[str, Any], **headers: Any) -> tuple[Any
 
 
 def counted(queries: list[str]) -> list[str]:
-    """The statements an intake costs in production. The test runs inside a transaction,
-    so the intake's own transaction (BEGIN … COMMIT, which Django does not log on
-    PostgreSQL) shows as one SAVEPOINT … RELEASE pair here: that pair alone is left out;
-    any other savepoint counts."""
+    """The queries an intake costs: every statement but the intake's own transaction
+    control. The test runs inside a transaction, so that transaction (BEGIN … COMMIT on
+    PostgreSQL, which bench/case_intake.py lists beside the queries) shows as one
+    SAVEPOINT … RELEASE pair here: that pair alone is left out; any other savepoint
+    counts."""
     out = list(queries)
     first = next((i for i, sql in enumerate(out) if sql.startswith("SAVEPOINT")), None)
     if first is not None:
