@@ -21,7 +21,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from jiayuan.core import actions
+from jiayuan.core import actions, bulk
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Dwelling
 from jiayuan.people.models import PersonTag
@@ -215,7 +215,7 @@ def _gas_readings(
                     payload={"lel": lel, "battery": device.battery or 90},
                 )
             )
-    Message.objects.bulk_create(rows, batch_size=5000)
+    bulk.insert(Message, rows)
     return len(rows)
 
 

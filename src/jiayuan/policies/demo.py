@@ -13,14 +13,15 @@ from typing import Any
 
 from django.utils import timezone
 
+from jiayuan.core import actions, bulk
 from jiayuan.core.roles import Role
 from jiayuan.org.models import Membership
 
 from .choices import BenefitSource, MatchStatus
 from .matching import _candidates, run_matching
-from .models import Match, Policy, ReceivedBenefit
+from .models import Match, MatchEvent, Policy, ReceivedBenefit
 from .registry import compile_policy_rule
-from .services import record_visit
+from .services import FINAL
 
 # Share of the eligible who already receive each benefit before Jiayuan's first run.
 ALREADY = {
@@ -51,7 +52,7 @@ def seed_policies(seed: int, day: dt.date | None = None) -> dict[str, Any]:
                         source=BenefitSource.IMPORT,
                     )
                 )  # fmt: skip
-    ReceivedBenefit.objects.bulk_create(rows, batch_size=2000)
+    bulk.insert(ReceivedBenefit, rows)  # as imported from each bureau: no audit entry each
     run = run_matching(day)
     visited = _some_visits(rng, fresh)
     return {
@@ -75,19 +76,58 @@ def _showcase_grid() -> str:
 
 
 def _some_visits(rng: random.Random, fresh: str) -> int:
-    """About a quarter of the tasks already visited, most of those settled."""
-    done = 0
-    for match in Match.objects.filter(status=MatchStatus.PENDING).order_by("pk"):
+    """About a quarter of the tasks already visited, most of those settled.
+
+    The rows :func:`record_visit` writes for each visit (the match's outcome and dates
+    with its audit diff, the timeline event, the benefit granted with its audit entry),
+    written through the action layer's bulk path: one visit at a time took most of the
+    county seed's policy stage."""
+    now = timezone.now()
+    fields = ("status", "visited_at", "closed_at", "failed_item", "remark")
+    visited: list[Match] = []
+    before: list[dict[str, Any]] = []
+    outcomes: list[tuple[str, str, str]] = []  # (status, failed item, note)
+    pending = Match.objects.filter(status=MatchStatus.PENDING).select_related("person")
+    for match in pending.order_by("pk"):
         roll = rng.random()
         if roll > 0.25 or (fresh and match.area_path.startswith(fresh)):
             continue
+        failed, note = "", ""
+        outcome: str
         if roll < 0.05:
-            record_visit(match, None, MatchStatus.VISITED)
+            outcome = MatchStatus.VISITED
         elif match.check_items and roll < 0.08:
-            record_visit(match, None, MatchStatus.REJECTED, failed_item=match.check_items[0])
+            outcome, failed = MatchStatus.REJECTED, match.check_items[0]
         elif roll < 0.1:
-            record_visit(match, None, MatchStatus.DECLINED, note="本人表示暂不申请")
+            outcome, note = MatchStatus.DECLINED, "本人表示暂不申请"
         else:
-            record_visit(match, None, MatchStatus.GRANTED, since=match.eligible_on)
-        done += 1
-    return done
+            outcome = MatchStatus.GRANTED
+        before.append({name: getattr(match, name) for name in fields})
+        match.status, match.failed_item = outcome, failed or match.failed_item
+        match.visited_at = match.visited_at or now
+        if outcome in FINAL:
+            match.closed_at = now
+        if note:
+            match.remark = note
+        visited.append(match)
+        outcomes.append((outcome, failed, note))
+    actions.bulk_update_each(visited, fields, actor=None, note="上门走访", previous=before)
+    granted = [m for m in visited if m.status == MatchStatus.GRANTED]
+    benefits = actions.bulk_create(
+        ReceivedBenefit,
+        [
+            ReceivedBenefit(person=m.person, policy_id=m.policy_id, since=m.eligible_on,
+                            source=BenefitSource.VISIT, match=m, area_path=m.area_path)
+            for m in granted
+        ],
+        actor=None,
+    )  # fmt: skip
+    benefit_of = {b.match_id: b.pk for b in benefits}
+    events = []
+    for match, (status, failed, note) in zip(visited, outcomes, strict=True):
+        data: dict[str, Any] = {"failed_item": failed} if failed else {}
+        if status == MatchStatus.GRANTED:
+            data["benefit"] = benefit_of[match.pk]
+        events.append(MatchEvent(match=match, at=now, status=status, note=note, data=data))
+    bulk.insert(MatchEvent, events)
+    return len(visited)
