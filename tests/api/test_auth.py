@@ -92,6 +92,32 @@ def test_expired_token_is_refused() -> None:
     assert_error(api.get("/overview"), 401, "unauthorized")
 
 
+def test_token_use_is_recorded_to_the_minute_without_a_write_per_call() -> None:
+    import datetime as dt
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    raw, row = ApiToken.issue(get_user_model().objects.get(username="admin"))
+    api = Api(Client(), {"Authorization": f"Bearer {raw}"})
+    # given a token never used
+    assert api.get("/overview").status_code == 200
+    first = ApiToken.objects.get(pk=row.pk).last_used_at
+    assert first is not None
+    # when it is used again within the minute, nothing is written
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/overview").status_code == 200
+    assert not [q for q in queries if q["sql"].startswith("UPDATE") and "apitoken" in q["sql"]]
+    assert ApiToken.objects.get(pk=row.pk).last_used_at == first
+    # then a call a minute later moves it on
+    stale = timezone.now() - dt.timedelta(minutes=2)
+    ApiToken.objects.filter(pk=row.pk).update(last_used_at=stale)
+    assert api.get("/overview").status_code == 200
+    assert ApiToken.objects.get(pk=row.pk).last_used_at > stale
+
+
 def test_malformed_json_is_a_4xx_in_the_error_format(api_as: Any) -> None:
     client = api_as("admin").client
     response = client.post("/api/v1/persons", "{not json", content_type="application/json")
