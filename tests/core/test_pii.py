@@ -66,3 +66,18 @@ def test_log_lines_are_masked(caplog: pytest.LogCaptureFixture) -> None:
     assert ID not in caplog.text
     assert "13812345678" not in caplog.text
     assert "370830********002X" in caplog.text
+
+
+def test_blind_index_digests_are_unchanged_by_the_one_shot_hmac() -> None:
+    # Pinned from the hmac.new(...).hexdigest() implementation: stored indexes must keep
+    # matching, with the derived index key and with an explicit one.
+    key = base64.b64encode(b"k" * 32).decode()
+    index_key = base64.b64encode(b"i" * 32).decode()
+    with override_settings(PII_KEY=key, PII_INDEX_KEY=""):
+        assert pii.blind_index("37083019461128002x ", purpose="id") == (
+            "803e950eca2f1db01e8a2134b3240262367a8ebe"
+        )
+    with override_settings(PII_KEY=key, PII_INDEX_KEY=index_key):
+        assert pii.blind_index("13812345678", purpose="phone") == (
+            "2fb1b8085cd82da9636a28e3e9f7d8f74f7f3331"
+        )
