@@ -154,7 +154,7 @@ def test_geo_index_checks_its_version_only_after_its_ttl(
     Area.objects.filter(pk=own_grid.pk).update(name="改名网格", updated_at=timezone.now())
     assert geo.locate(own_grid.centroid_lat, own_grid.centroid_lng).name == own_grid.name
     # … is seen once the time-limited version check runs again
-    monkeypatch.setattr(geo, "GEO_INDEX_TTL_S", 0.0)
+    monkeypatch.setattr(geo._index, "ttl", 0.0)
     assert geo.locate(own_grid.centroid_lat, own_grid.centroid_lng).name == "改名网格"
 
 

@@ -116,7 +116,7 @@ def test_another_process_save_is_seen_within_the_ttl() -> None:
     )
     # then the copy is kept until it is DECLARED_DAYS_TTL_S old, and reloaded after
     assert WorkCalendar().is_workday(NEW_YEAR_2031)
-    calendar._declared.loaded_at -= calendar.DECLARED_DAYS_TTL_S + 1  # time passes
+    calendar._declared.checked_at -= calendar.DECLARED_DAYS_TTL_S + 1  # time passes
     assert not WorkCalendar().is_workday(NEW_YEAR_2031)
 
 

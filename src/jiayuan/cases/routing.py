@@ -4,16 +4,12 @@ the user who handles it there (the grid's worker, the zone's branch secretary, â
 from __future__ import annotations
 
 import copy
-import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models.signals import post_delete, post_migrate, post_save
 
+from jiayuan.core.cache import ProcessCache
 from jiayuan.core.errors import ValidationFailed
 from jiayuan.core.roles import Role
 from jiayuan.org import geo
@@ -86,19 +82,6 @@ def owner_for(grid: Area, level: str) -> Area:
 HANDLERS_TTL_S = 30.0
 
 
-@dataclass
-class _Handlers:
-    users: dict[tuple[int, str], Any] | None = None  # (area id, role) -> its first user
-    loaded_at: float = 0.0
-    # a membership or user was written in a transaction that has not committed yet:
-    # what the database shows now may still roll back, so it is read but not kept
-    pending: bool = False
-
-
-_lock = threading.Lock()
-_handlers = _Handlers()
-
-
 def _load_handlers() -> dict[tuple[int, str], Any]:
     """Who takes cases where: the earliest active membership of each level's role at each
     area, with its active user (the whole county's handlers are a few hundred rows)."""
@@ -113,53 +96,21 @@ def _load_handlers() -> dict[tuple[int, str], Any]:
     return found
 
 
-def _handler_map() -> dict[tuple[int, str], Any]:
-    now = time.monotonic()
-    with _lock:
-        cached = _handlers.users
-        if (
-            cached is not None
-            and not _handlers.pending
-            and now - _handlers.loaded_at < HANDLERS_TTL_S
-        ):
-            return cached
-    users = _load_handlers()
-    with _lock:
-        if not _handlers.pending:
-            _handlers.users, _handlers.loaded_at = users, now
-    return users
+def _login_only(kwargs: dict[str, Any]) -> bool:
+    fields = kwargs.get("update_fields")
+    return fields is not None and set(fields) <= {"last_login"}  # a login changes no role
+
+
+_handlers: ProcessCache[dict[tuple[int, str], Any]] = ProcessCache(
+    _load_handlers, ttl=HANDLERS_TTL_S
+)
+_handlers.watch(Membership, uid="routing.membership")
+_handlers.watch(settings.AUTH_USER_MODEL, uid="routing.user", ignore=_login_only)
 
 
 def forget_handlers() -> None:
     """Drop this process's handler map; the next dispatch reads it again."""
-    with _lock:
-        _handlers.users = None
-        _handlers.pending = False
-
-
-def _staff_changed(sender: Any, **kwargs: Any) -> None:
-    fields = kwargs.get("update_fields")
-    if fields is not None and set(fields) <= {"last_login"}:
-        return  # a login changes nobody's role
-    with _lock:
-        _handlers.users = None
-        _handlers.pending = True
-    transaction.on_commit(forget_handlers)
-
-
-def _tables_reset(sender: Any, **kwargs: Any) -> None:
-    # ``migrate`` and ``flush`` (a transactional test's teardown) rewrite whole tables
-    # without a row signal: every user may be new.
-    forget_handlers()
-
-
-post_migrate.connect(_tables_reset, dispatch_uid="routing.reset")
-post_save.connect(_staff_changed, sender=Membership, dispatch_uid="routing.membership.save")
-post_delete.connect(_staff_changed, sender=Membership, dispatch_uid="routing.membership.delete")
-post_save.connect(_staff_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="routing.user.save")
-post_delete.connect(
-    _staff_changed, sender=settings.AUTH_USER_MODEL, dispatch_uid="routing.user.delete"
-)
+    _handlers.forget()
 
 
 def handler_for(owner: Area, level: str) -> Any:
@@ -169,7 +120,7 @@ def handler_for(owner: Area, level: str) -> Any:
     role = LEVEL_ROLE.get(Level(level))
     if role is None:
         return None
-    user = _handler_map().get((owner.pk, role))
+    user = _handlers.get().get((owner.pk, role))
     return copy.copy(user) if user is not None else None
 
 

@@ -6,29 +6,21 @@ publishes them. For a year neither knows, Monday to Friday are working days and
 :func:`unknown_years` reports it, so the admin pages can warn; nothing raises.
 
 The declared days are a small table read on every SLA computation, so each process
-keeps them in memory (:func:`declared_days`):
-
-- a save or delete in this process drops the copy, and caching pauses until that
-  transaction commits (a rolled-back holiday is never kept);
-- other processes (web workers, the task worker, ingest) reload it at most
-  :data:`DECLARED_DAYS_TTL_S` seconds later. Nothing assumes it is the only process.
+keeps them in memory (:func:`declared_days`, a :class:`~jiayuan.core.cache.ProcessCache`):
+a save in this process is seen at once, one elsewhere within :data:`DECLARED_DAYS_TTL_S`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import chinese_calendar
-from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
+
+from .cache import ProcessCache
 
 logger = logging.getLogger(__name__)
 
@@ -37,19 +29,6 @@ logger = logging.getLogger(__name__)
 DECLARED_DAYS_TTL_S = 60.0
 
 DeclaredDays = Mapping[int, Mapping[dt.date, bool]]
-
-
-@dataclass
-class _Declared:
-    days: DeclaredDays | None = None
-    loaded_at: float = 0.0
-    # a CalendarDay was written in a transaction that has not committed yet: what the
-    # database shows now may still roll back, so it is read but not kept
-    pending: bool = False
-
-
-_lock = threading.Lock()
-_declared = _Declared()
 
 
 def _load() -> dict[int, dict[dt.date, bool]]:
@@ -61,42 +40,18 @@ def _load() -> dict[int, dict[dt.date, bool]]:
     return days
 
 
+_declared: ProcessCache[DeclaredDays] = ProcessCache(_load, ttl=DECLARED_DAYS_TTL_S)
+_declared.watch("core.CalendarDay", uid="calendar")
+
+
 def declared_days() -> DeclaredDays:
     """Every administrator-declared day by year, from this process's copy when fresh."""
-    now = time.monotonic()
-    with _lock:
-        cached = _declared.days
-        if (
-            cached is not None
-            and not _declared.pending
-            and now - _declared.loaded_at < DECLARED_DAYS_TTL_S
-        ):
-            return cached
-    days = _load()
-    with _lock:
-        if not _declared.pending:
-            _declared.days, _declared.loaded_at = days, now
-    return days
+    return _declared.get()
 
 
 def forget_declared_days() -> None:
     """Drop this process's copy; the next calendar reads the table again."""
-    with _lock:
-        _declared.days = None
-        _declared.pending = False
-
-
-def _declared_day_changed(sender: Any, **kwargs: Any) -> None:
-    with _lock:
-        _declared.days = None
-        _declared.pending = True
-    transaction.on_commit(forget_declared_days)
-
-
-post_save.connect(_declared_day_changed, sender="core.CalendarDay", dispatch_uid="calendar.save")
-post_delete.connect(
-    _declared_day_changed, sender="core.CalendarDay", dispatch_uid="calendar.delete"
-)
+    _declared.forget()
 
 
 @lru_cache(maxsize=64)

@@ -10,13 +10,14 @@ only when an alarm is raised.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Max
+
+from jiayuan.core.cache import ProcessCache
 
 from .models import Device, DeviceType
 
@@ -54,39 +55,48 @@ class DeviceRef:
         return Device.objects.select_related("device_type", "area", "dwelling").get(pk=self.pk)
 
 
+def _types_version() -> tuple[int, Any]:
+    found = DeviceType.objects.aggregate(n=Count("id"), newest=Max("updated_at"))
+    return (found["n"], found["newest"])
+
+
+def _load_types() -> dict[int, TypeInfo]:
+    return {
+        t.pk: TypeInfo(t.pk, t.code, t.name, t.schema, t.activity) for t in DeviceType.objects.all()
+    }
+
+
 class _Types:
     """The device types of this process, with their schemas, kept in step with the
-    database: at most every :data:`TYPES_CHECK_S` seconds one cheap query reads the
-    types' version (how many, and the newest ``updated_at``); only when it moved are the
-    types read again. So a schema saved in the web process (or by an administrator)
-    reaches every running ``jiayuan ingest`` within seconds, without a restart."""
+    database (a :class:`~jiayuan.core.cache.ProcessCache`): at most every
+    :data:`TYPES_CHECK_S` seconds one cheap query reads the types' version (how many,
+    and the newest ``updated_at``); only when it moved are the types read again. So a
+    schema saved in the web process (or by an administrator) reaches every running
+    ``jiayuan ingest`` within seconds, without a restart. A type this process has not
+    seen yet is read at once."""
 
     def __init__(self) -> None:
-        self.checked_at = -TYPES_CHECK_S
-        self.version: tuple[int, Any] | None = None
-        self.by_id: dict[int, TypeInfo] = {}
+        self.cache = ProcessCache(_load_types, ttl=TYPES_CHECK_S, version=_types_version)
+        self.cache.watch(DeviceType, uid="iot.types")
+
+    @property
+    def checked_at(self) -> float:
+        return self.cache.checked_at
+
+    @checked_at.setter
+    def checked_at(self, value: float) -> None:
+        self.cache.checked_at = value
 
     def forget(self) -> None:
         """Read the types again on next use (tests that roll back a changed schema)."""
-        self.checked_at, self.version, self.by_id = -TYPES_CHECK_S, None, {}
+        self.cache.forget()
 
     def get(self, pk: int) -> TypeInfo:
-        now = time.monotonic()
-        if pk not in self.by_id or now - self.checked_at >= TYPES_CHECK_S:
-            self._check(force=pk not in self.by_id)
-            self.checked_at = now
-        return self.by_id[pk]
-
-    def _check(self, *, force: bool) -> None:
-        found = DeviceType.objects.aggregate(n=Count("id"), newest=Max("updated_at"))
-        version = (found["n"], found["newest"])
-        if not force and version == self.version:
-            return
-        self.by_id = {
-            t.pk: TypeInfo(t.pk, t.code, t.name, t.schema, t.activity)
-            for t in DeviceType.objects.all()
-        }
-        self.version = version
+        by_id = self.cache.get()
+        if pk not in by_id:
+            self.cache.forget()
+            by_id = self.cache.get()
+        return by_id[pk]
 
 
 TYPES = _Types()

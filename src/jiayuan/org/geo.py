@@ -3,14 +3,11 @@
 Boundaries are loaded once per process into a shapely STRtree, together with the
 bounded areas themselves (county, streets, communities, zones, grids), so that case
 intake locates a point and finds the areas above it without a query
-(:func:`locate`, :func:`area_at`). Like the working-day calendar
-(:mod:`jiayuan.core.calendar`), the copy is kept fresh in two ways:
-
-- a save or delete of an area in this process drops the copy, and caching pauses until
-  that transaction commits (a rolled-back boundary is never kept);
-- changes made elsewhere (another process, ``QuerySet.update``) are noticed by a cheap
-  version check (the count and latest ``updated_at`` of bounded areas), made at most
-  every :data:`GEO_INDEX_TTL_S` seconds instead of on every lookup.
+(:func:`locate`, :func:`area_at`). The copy is a
+:class:`~jiayuan.core.cache.ProcessCache`: a save of an area in this process is seen at
+once; changes made elsewhere are noticed by a cheap version check (the count and latest
+``updated_at`` of bounded areas), made at most every :data:`GEO_INDEX_TTL_S` seconds
+instead of on every lookup.
 
 Callers get copies of the cached areas: nothing they change leaks into the index.
 """
@@ -18,17 +15,15 @@ Callers get copies of the cached areas: nothing they change leaks into the index
 from __future__ import annotations
 
 import copy
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, Max
-from django.db.models.signals import post_delete, post_migrate, post_save
 from shapely import STRtree
 from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
+
+from jiayuan.core.cache import ProcessCache
 
 from .choices import AREA_ORDER, BOUNDED_KINDS
 from .models import Area
@@ -40,26 +35,12 @@ GEO_INDEX_TTL_S = 30.0
 
 @dataclass
 class _Index:
-    key: tuple[Any, ...]
     tree: STRtree
     geoms: list[BaseGeometry]
     ids: list[int]
     depth: list[int]
     areas: dict[int, Area] = field(default_factory=dict)
     by_path: dict[str, Area] = field(default_factory=dict)
-    checked_at: float = 0.0
-
-
-@dataclass
-class _State:
-    index: _Index | None = None
-    # an area was written in a transaction that has not committed yet: an index built
-    # now may hold what rolls back, so it is used once but not kept
-    pending: bool = False
-
-
-_lock = threading.Lock()
-_state = _State()
 
 
 def _version() -> tuple[Any, ...]:
@@ -67,7 +48,7 @@ def _version() -> tuple[Any, ...]:
     return (agg["n"], agg["t"])
 
 
-def _build(key: tuple[Any, ...]) -> _Index:
+def _build() -> _Index:
     geoms: list[BaseGeometry] = []
     ids: list[int] = []
     depth: list[int] = []
@@ -80,50 +61,21 @@ def _build(key: tuple[Any, ...]) -> _Index:
         ids.append(area.pk)
         depth.append(AREA_ORDER.index(area.kind))
     by_path = {area.path: area for area in areas.values()}
-    return _Index(key, STRtree(geoms), geoms, ids, depth, areas, by_path, time.monotonic())
+    return _Index(STRtree(geoms), geoms, ids, depth, areas, by_path)
+
+
+_index: ProcessCache[_Index] = ProcessCache(_build, ttl=GEO_INDEX_TTL_S, version=_version)
+# buildings and units carry no boundary of their own: they are not in the index
+_index.watch(Area, uid="geo.area", ignore=lambda kw: kw["instance"].kind not in BOUNDED_KINDS)
 
 
 def _current_index() -> _Index:
-    now = time.monotonic()
-    with _lock:
-        index = _state.index
-        if index is not None and not _state.pending and now - index.checked_at < GEO_INDEX_TTL_S:
-            return index
-    key = _version()
-    if index is None or index.key != key or _state.pending:
-        index = _build(key)
-    index.checked_at = now
-    with _lock:
-        if not _state.pending:
-            _state.index = index
-    return index
+    return _index.get()
 
 
 def forget_index() -> None:
     """Drop this process's copy; the next lookup reads the areas again."""
-    with _lock:
-        _state.index = None
-        _state.pending = False
-
-
-def _area_changed(sender: Any, **kwargs: Any) -> None:
-    if kwargs.get("instance") is not None and kwargs["instance"].kind not in BOUNDED_KINDS:
-        return  # buildings and units are not in the index
-    with _lock:
-        _state.index = None
-        _state.pending = True
-    transaction.on_commit(forget_index)
-
-
-def _tables_reset(sender: Any, **kwargs: Any) -> None:
-    # ``migrate`` and ``flush`` (a transactional test's teardown) rewrite whole tables
-    # without a row signal: the areas may all be new.
-    forget_index()
-
-
-post_save.connect(_area_changed, sender=Area, dispatch_uid="geo.area.save")
-post_delete.connect(_area_changed, sender=Area, dispatch_uid="geo.area.delete")
-post_migrate.connect(_tables_reset, dispatch_uid="geo.reset")
+    _index.forget()
 
 
 def locate(lat: float, lng: float, kind: str | None = None) -> Area | None:
