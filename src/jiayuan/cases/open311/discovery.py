@@ -9,8 +9,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 
+from ..attributes import DATATYPES
 from ..models import Category
-from .formats import CHANGESET, DATATYPES, SPECIFICATION, Open311Error, Reply, open311_view
+from .formats import CHANGESET, SPECIFICATION, Open311Error, Reply, open311_view
 
 
 # --- services -----------------------------------------------------------------------------

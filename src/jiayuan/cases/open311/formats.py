@@ -21,8 +21,6 @@ from jiayuan.core.errors import BilingualError, NotFound, PermissionDenied
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # Bump when the shape of the service list or of the service definitions changes.
 CHANGESET = "2026-07-01 00:00"
-DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
-LIST_TYPES = ("singlevaluelist", "multivaluelist")
 CONTENT_TYPES = {
     "json": "application/json; charset=utf-8",
     "xml": "text/xml; charset=utf-8",

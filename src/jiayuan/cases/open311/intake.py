@@ -17,10 +17,11 @@ from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Dwelling
 
 from .. import routing, services
+from ..attributes import LIST_TYPES
 from ..choices import Channel
 from ..models import Case, Category, Open311Key
 from .discovery import _category, definition
-from .formats import LIST_TYPES, Open311Error, Reply, open311_view, w3c
+from .formats import Open311Error, Reply, open311_view, w3c
 from .keys import check_key
 from .privacy import DEPTH, _prefix
 from .reading import parse_w3c, request_entries, search, service_notice
