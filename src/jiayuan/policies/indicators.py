@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Substr
 from django.utils import timezone
 
@@ -117,7 +117,14 @@ def matches_for(user: Any, policy: Policy | None = None) -> QuerySet[Match]:
 
 def days_to_benefit(queryset: QuerySet[Match]) -> Iterable[tuple[int, str, int]]:
     """``(policy_id, area_path, days)`` of every granted match of ``queryset``."""
-    since = ReceivedBenefit.objects.filter(match=OuterRef("pk")).order_by("pk").values("since")[:1]
+    # the day the first benefit of the match began, read through the benefits' match index
+    since = (
+        ReceivedBenefit.objects.filter(match=OuterRef("pk"))
+        .order_by()
+        .values("match")
+        .annotate(first=Min("since"))
+        .values("first")
+    )
     rows = (
         queryset.filter(status=MatchStatus.GRANTED)
         .annotate(benefit_since=Subquery(since))
