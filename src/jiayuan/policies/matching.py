@@ -77,6 +77,7 @@ from jiayuan.core.rules import typed as t
 from jiayuan.core.rules.age import years_before
 from jiayuan.core.rules.inputs import leaves
 from jiayuan.core.rules.types import BOOL, DATE, INT, STR, EnumType
+from jiayuan.core.validity import open_on
 from jiayuan.people.choices import ResidenceStatus
 from jiayuan.people.models import HouseholdTag, Person, PersonTag
 from jiayuan.people.rules_fields import PersonFacts, facts_of
@@ -318,7 +319,7 @@ def _candidate_q(policy: Policy, rule: Rule, day: dt.date) -> Q:
     granted from a later date) nor was settled recently."""
     # in force, or granted to start later: either way no door visit is needed
     receiving = ReceivedBenefit.objects.filter(
-        Q(until__isnull=True) | Q(until__gt=day), person=OuterRef("pk"), policy=policy
+        open_on(day, end="until"), person=OuterRef("pk"), policy=policy
     )
     settled_since = timezone.make_aware(
         dt.datetime.combine(day - dt.timedelta(days=policy.recheck_days), dt.time.min)
