@@ -23,6 +23,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from jiayuan.core.roles import Role
+from jiayuan.core.validity import valid_on
 from jiayuan.org.models import Membership
 from jiayuan.people.choices import THREE_HEADS
 from jiayuan.people.models import CentralHousehold, Person, Position
@@ -30,8 +31,7 @@ from jiayuan.people.models import CentralHousehold, Person, Position
 
 def _held_today() -> Q:
     # a position's ``end`` (离任日期) is the last day served
-    today = timezone.localdate()
-    return (Q(start__isnull=True) | Q(start__lte=today)) & (Q(end__isnull=True) | Q(end__gte=today))
+    return valid_on(timezone.localdate(), start="start", end="end", until_inclusive=True)
 
 
 def served_q(user: Any) -> Q | None:

@@ -60,13 +60,6 @@ def available_actions(user: Any, case: Case) -> list[Transition]:
     return allowed(case.status, relations(user, case))
 
 
-def visible_case(user: Any, pk: int) -> Case:
-    case = Case.objects.visible_to(user).select_related("category").filter(pk=pk).first()
-    if case is None:
-        raise NotFound("诉求不存在", "case not found")
-    return case
-
-
 # --- intake (问) -------------------------------------------------------------------------
 def _next_number(day: dt.date) -> str:
     """The day's next case number, ``WS20261128-0001``: one ``INSERT … ON CONFLICT DO

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from jiayuan.core import geo
 from jiayuan.core.errors import BilingualError, PermissionDenied
 from jiayuan.core.views import page
 from jiayuan.people.models import Person
@@ -93,7 +94,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "proxy_only": proxy_only,
-        "features": {"type": "FeatureCollection", "features": grid_features(grids)},
+        "features": geo.feature_collection(grid_features(grids)),
     }
     return render(request, "cases/new.html", context, status=422 if form.errors else 200)
 

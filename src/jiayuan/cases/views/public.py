@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from jiayuan.core import geo
 from jiayuan.core.errors import BilingualError
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
@@ -45,7 +46,7 @@ def all_grid_features() -> dict[str, Any]:
     grids = (
         Area.objects.filter(kind=AreaKind.GRID).only("name", "path", "boundary").order_by("path")
     )
-    return {"type": "FeatureCollection", "features": grid_features(grids)}
+    return geo.feature_collection(grid_features(grids))
 
 
 def report(request: HttpRequest) -> HttpResponse:
