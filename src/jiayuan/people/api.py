@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Status
@@ -24,7 +24,7 @@ from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, Validation
 from jiayuan.core.roles import Perm
 from jiayuan.core.schemas import Page, PageParams
 from jiayuan.core.scoping import has_perm_anywhere
-from jiayuan.core.validity import valid_on
+from jiayuan.core.validity import open_on, valid_on
 from jiayuan.org.models import Area
 from jiayuan.org.queries import filter_under
 
@@ -266,9 +266,7 @@ def add_person_tag(request: HttpRequest, person_id: int, body: PersonTagIn) -> S
         )
     check_dates(body.valid_from, body.valid_until, "valid_until")
     start = body.valid_from or timezone.localdate()
-    held = PersonTag.objects.filter(person=person, tag=tag).filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gt=start)
-    )
+    held = PersonTag.objects.filter(person=person, tag=tag).filter(open_on(start))
     if held.exists():
         raise Conflict(
             f"该居民已有标签“{tag.name}”", "the person already holds this tag", field="tag"

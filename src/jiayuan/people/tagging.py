@@ -31,7 +31,7 @@ from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
-from jiayuan.core import actions, audit
+from jiayuan.core import actions, audit, bulk
 from jiayuan.core.errors import ValidationFailed
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.rules import (
@@ -183,7 +183,7 @@ def _recompute(
     else:
         for obj in created:
             obj.area_path = obj.person.area_path
-        PersonTag.objects.bulk_create(created, batch_size=5000)
+        bulk.insert(PersonTag, created)
     _end(ended, day, now, actor, note, audited)
     held = len(computed) - len(ended) + len(created)
     return {"added": len(created), "ended": len(ended), "holders": held}
