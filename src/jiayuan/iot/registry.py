@@ -123,11 +123,6 @@ def registry_for(type_code: str | None, schema: dict[str, KindSchema] | None = N
     return _registries[key]
 
 
-def forget_registries() -> None:
-    """Drop every cached registry (they are rebuilt on next use)."""
-    _registries.clear()
-
-
 def compile_condition(source: str, registry: Registry) -> Rule:
     """Parse and check a condition; ``verify(…)`` means nothing to a device and is refused."""
     rule = compile_rule(source, registry)
