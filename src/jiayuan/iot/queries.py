@@ -22,6 +22,7 @@ from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import ALL, path_allowed, scope_paths
 from jiayuan.org.models import Area
+from jiayuan.org.queries import filter_under
 
 from .choices import OPEN_ALARM_STATUSES
 from .models import Alarm, AlarmRule, DeadLetter, Device, DeviceType
@@ -67,8 +68,7 @@ def filter_devices(
     if statuses:
         qs = qs.filter(status__in=statuses)
     if area is not None:
-        path = area_path_of(area)
-        qs = qs.filter(area_path__startswith=path) if path else qs.none()
+        qs = filter_under(qs, area)
     if q and q.strip():
         term = q.strip()
         qs = qs.filter(Q(serial__icontains=term) | Q(name__icontains=term))
@@ -92,8 +92,7 @@ def filter_alarms(
     if severities:
         qs = qs.filter(severity__in=severities)
     if area is not None:
-        path = area_path_of(area)
-        qs = qs.filter(area_path__startswith=path) if path else qs.none()
+        qs = filter_under(qs, area)
     if device is not None:
         qs = qs.filter(device_id=device)
     if since is not None:
