@@ -9,7 +9,6 @@ who may see an object but not change it gets 403.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.db.models import Count, F, Prefetch, QuerySet
@@ -22,6 +21,7 @@ from jiayuan.core.api import acting_user, get_visible, paginate, require_change,
 from jiayuan.core.crud import Resource, drop_nulls, filter_fields, register
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from jiayuan.core.roles import Perm
+from jiayuan.core.rules.age import years_before
 from jiayuan.core.schemas import Page, PageParams
 from jiayuan.core.scoping import has_perm_anywhere
 from jiayuan.core.validity import open_on, valid_on
@@ -55,14 +55,6 @@ from .schemas import (
 )
 
 router = Router()
-
-
-def years_before(day: dt.date, years: int) -> dt.date:
-    """The same calendar day ``years`` earlier (29 February falls back to the 28th)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
 
 
 # --- overview ----------------------------------------------------------------------

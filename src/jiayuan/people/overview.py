@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from jiayuan.core.rules.age import years_before
 from jiayuan.core.validity import valid_on
 from jiayuan.org.choices import AreaKind, PartyOrgKind
 from jiayuan.org.models import Area, Dwelling, PartyOrganization
@@ -102,20 +103,13 @@ def age_structure(user: Any, under: str = "", today: dt.date | None = None) -> l
     today = today or timezone.localdate()
     aggregates = {}
     for i, (_, low, high) in enumerate(AGE_BANDS):
-        cond = Q(birth_date__lte=_years_ago(today, low))
+        cond = Q(birth_date__lte=years_before(today, low))
         if high is not None:
             # Aged at most ``high``: born after this day ``high + 1`` years ago.
-            cond &= Q(birth_date__gt=_years_ago(today, high + 1))
+            cond &= Q(birth_date__gt=years_before(today, high + 1))
         aggregates[f"b{i}"] = Count("pk", filter=cond)
     qs = Person.objects.visible_to(user).filter(death_date__isnull=True)
     if under:
         qs = qs.filter(area_path__startswith=under)
     row = qs.aggregate(**aggregates)
     return [{"label": label, "count": row[f"b{i}"]} for i, (label, _, _) in enumerate(AGE_BANDS)]
-
-
-def _years_ago(today: dt.date, years: int) -> dt.date:
-    try:
-        return today.replace(year=today.year - years)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - years, day=28)
