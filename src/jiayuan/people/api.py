@@ -31,7 +31,7 @@ from jiayuan.org.queries import filter_under
 from . import overview, resources, schemas, services, tagging
 from .choices import TagScope, TagSource
 from .models import Force, Household, HouseholdTag, Person, PersonTag, Position, Tag
-from .resources import check_dates, dwelling_in, resident_area
+from .resources import check_dates, place_refs
 from .schemas import (
     OverviewOut,
     PersonDetail,
@@ -108,13 +108,7 @@ def filter_persons(qs: QuerySet[Person], filters: PersonFilters) -> QuerySet[Per
 
 def person_refs(user: Any, data: dict[str, Any], area: Area | None = None) -> dict[str, Any]:
     """Replace ``area``/``dwelling``/``household`` ids in ``data`` by rows the user sees."""
-    if data.get("area") is not None:
-        area = resident_area(user, data["area"])
-        data["area"] = area
-    if data.get("dwelling") is not None:
-        if area is None:
-            raise ValidationFailed("请先选择区域", "choose the area first", field="area")
-        data["dwelling"] = dwelling_in(user, data["dwelling"], area)
+    place_refs(user, data, area)
     if data.get("household") is not None:
         data["household"] = get_visible(Household.objects.all(), user, pk=data["household"])
     if "hukou_code" in data and data["hukou_code"] is None:

@@ -95,17 +95,27 @@ def filter_households(qs: QuerySet[Household], filters: Any) -> QuerySet[Househo
     return filter_fields(qs, filters, dwelling="dwelling_id", search="number__contains")
 
 
-def household_refs(user: Any, data: dict[str, Any], area: Area | None = None) -> dict[str, Any]:
-    """Replace ``area``/``dwelling``/``head`` ids in ``data`` by rows the user sees; the
-    dwelling must lie in the (new or current) area."""
+def place_refs(
+    user: Any, data: dict[str, Any], area: Area | None = None, *, change_area: bool = False
+) -> None:
+    """Replace the ``area``/``dwelling`` ids in ``data`` by rows the user sees (the area a
+    place of registration, one the user may change with ``change_area``); the dwelling
+    must lie in the (new or current) area."""
     if data.get("area") is not None:
         area = resident_area(user, data["area"])
-        require_change(user, area)
+        if change_area:
+            require_change(user, area)
         data["area"] = area
     if data.get("dwelling") is not None:
         if area is None:
             raise ValidationFailed("请先选择区域", "choose the area first", field="area")
         data["dwelling"] = dwelling_in(user, data["dwelling"], area)
+
+
+def household_refs(user: Any, data: dict[str, Any], area: Area | None = None) -> dict[str, Any]:
+    """Replace ``area``/``dwelling``/``head`` ids in ``data`` by rows the user sees; the
+    dwelling must lie in the (new or current) area."""
+    place_refs(user, data, area, change_area=True)
     if data.get("head") is not None:
         data["head"] = get_visible(Person.objects.all(), user, pk=data["head"])
     return data
