@@ -39,13 +39,6 @@ def notify(
     return len(rows)
 
 
-def send_notice(
-    sender: Any, users: Iterable[Any], *, kind: str, title: str, body: str = "", link: str = ""
-) -> int:
-    """:func:`notify` under its former name and signature (``sender`` is ignored)."""
-    return notify(users, kind=kind, title=title, body=body, link=link)
-
-
 def _distinct(users: Iterable[Any]) -> list[Any]:
     seen: set[Any] = set()
     out = []

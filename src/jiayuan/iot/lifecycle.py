@@ -22,7 +22,7 @@ from jiayuan.core.actions import ensure_in_scope
 from jiayuan.core.errors import Conflict, NotFound, ValidationFailed
 from jiayuan.core.incidents import raise_incident
 from jiayuan.core.models import AuditEntry, Notification
-from jiayuan.core.notices import send_notice
+from jiayuan.core.notices import notify
 from jiayuan.core.roles import Perm, Role
 from jiayuan.org.models import Membership
 
@@ -287,8 +287,7 @@ def tell_grid(alarm: Alarm) -> int:
     the request loop routes: for a fire or a gas leak the grid worker is the nearest
     responder, whatever level the case starts at. Runs in the alarm's transaction."""
     case = f"，已生成工单 {alarm.case_ref}" if alarm.case_ref else ""
-    return send_notice(
-        Alarm,
+    return notify(
         grid_workers(alarm.device),
         kind="alarm_grid",
         title=f"紧急告警：{alarm.title}"[:100],
@@ -450,8 +449,7 @@ def _notify_level(alarm: Alarm, label: str) -> int:
             "user"
         )
     ]
-    return send_notice(
-        Alarm,
+    return notify(
         users,
         kind="alarm_escalated",
         title=f"告警升级至{label}：{alarm.title}"[:100],

@@ -8,7 +8,7 @@ import datetime as dt
 from django.urls import reverse
 from django.utils import timezone
 
-from jiayuan.core.notices import send_notice
+from jiayuan.core.notices import notify
 from jiayuan.core.roles import Role
 from jiayuan.org.models import Membership
 
@@ -34,8 +34,8 @@ def remind_overdue(today: dt.date | None = None) -> int:
         count = mine.count()
         if not count:
             continue
-        sent += send_notice(
-            __name__, [membership.user], kind="policy_visit_overdue",
+        sent += notify(
+            [membership.user], kind="policy_visit_overdue",
             title=f"{count} 项政策上门任务已逾期",
             body="请尽快上门核实并登记结果。", link=link,
         )  # fmt: skip
