@@ -111,6 +111,9 @@ def _register() -> None:
     api.add_router("/", "jiayuan.policies.api.router")
     api.add_router("/", "jiayuan.iot.api.router")
     api.add_router("/", "jiayuan.iot.ingest_api.router")
+    api.add_router("/", "jiayuan.datahub.api_hub.router")
+    api.add_router("/", "jiayuan.datahub.api_review.router")
+    api.add_router("/", "jiayuan.datahub.reports.api.router")
 
 
 _register()

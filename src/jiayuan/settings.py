@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "jiayuan.cases",
     "jiayuan.policies",
     "jiayuan.iot",
+    "jiayuan.datahub",
     "jiayuan.demo",
 ]
 

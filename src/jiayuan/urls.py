@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("jiayuan.cases.urls")),
     path("", include("jiayuan.policies.urls")),
     path("", include("jiayuan.iot.urls")),
+    path("", include("jiayuan.datahub.urls")),
 ]
 
 handler404 = "jiayuan.core.views.not_found"

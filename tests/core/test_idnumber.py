@@ -29,6 +29,19 @@ def test_lower_case_x_and_spaces_are_normalised() -> None:
     assert idnumber.parse(" 11010519491231002x ").value == SAMPLE
 
 
+def test_a_fifteen_digit_number_is_upgraded_to_eighteen() -> None:
+    # The first-generation form of SAMPLE: no century, no check character.
+    parsed = idnumber.parse("110105491231002")
+    assert parsed.value == SAMPLE
+    assert parsed.birth_date == dt.date(1949, 12, 31)
+    assert parsed.gender == "female"
+
+
+def test_fifteen_characters_that_are_not_digits_are_not_upgraded() -> None:
+    with pytest.raises(InvalidIDNumber):
+        idnumber.parse("11010549123100X")
+
+
 @pytest.mark.parametrize(
     ("raw", "fragment"),
     [

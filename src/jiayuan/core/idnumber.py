@@ -47,7 +47,20 @@ def check_char(first17: str) -> str:
 
 
 def normalize(raw: str) -> str:
-    return raw.strip().replace(" ", "").upper()
+    """Spaces dropped and a lowercase ``x`` raised; a 15-digit number of the first
+    generation (GB 11643-1989) upgraded to eighteen characters."""
+    value = raw.strip().replace(" ", "").upper()
+    if len(value) == 15 and value.isdigit():
+        return upgrade15(value)
+    return value
+
+
+def upgrade15(value: str) -> str:
+    """The 18-character form of a first-generation number: ``19`` before its two-digit
+    birth year (those numbers were issued to people born in the 1900s only) and the
+    check character after it."""
+    body = f"{value[:6]}19{value[6:]}"
+    return body + check_char(body)
 
 
 def parse(raw: str, *, today: dt.date | None = None) -> IDNumber:
