@@ -78,6 +78,12 @@ class Stream(models.Model):
     name = models.SlugField(_("数据流"), max_length=40)
     label = models.CharField(_("名称"), max_length=60, blank=True)
     target = models.CharField(_("导入目标"), max_length=24)
+    config = models.JSONField(
+        _("读取参数"),
+        default=dict,
+        blank=True,
+        help_text=_("本数据流自己的读取参数：接口路径、数据表、工作表、批量大小等"),
+    )
     mapping = models.JSONField(
         _("字段映射"),
         default=list,
