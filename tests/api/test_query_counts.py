@@ -63,6 +63,9 @@ NOT_GUARDED = {
     "/areas/locate": "the one area under a point",
     "/cases/{case_id}/photos/{photo_id}": "a photo's bytes",
     "/public/cases/{token}/photos/{photo_id}": "a photo's bytes, by tracking token",
+    "/reports/templates": "the standard forms and the user's own templates, whole: "
+    "tests/datahub/test_reports_api.py counts it with many templates",
+    "/reports/templates/{code}/export.xlsx": "an XLSX file of one report",
 }
 LIST_ROUTES = [r for r in ROUTES if not r.endswith("}") and r not in NOT_GUARDED]
 DETAIL_ROUTES = [r for r in ROUTES if r.endswith("}") and r not in NOT_GUARDED]
@@ -83,6 +86,7 @@ DETAIL_MODELS = {
     "/devices/{device_id}": "iot.Device",
     "/alarms/{alarm_id}": "iot.Alarm",
     "/alarm-rules/{rule_id}": "iot.AlarmRule",
+    "/reports/templates/{code}": "datahub.ReportTemplate",
 }
 # Details that show no rows of other tables (nothing to grow under them).
 LEAVES = {
@@ -90,6 +94,7 @@ LEAVES = {
     "/areas/{area_id}": "the area's own fields",
     "/forces/{force_id}": "the force's own fields and its person",
     "/positions/{position_id}": "the position's own fields and its person",
+    "/reports/templates/{code}": "the template's own fields",
 }
 GROWTH = 30
 

@@ -13,3 +13,4 @@ class CasesConfig(AppConfig):
         from .incidents import connect
 
         connect()
+        from . import reporting  # noqa: F401  (registers the one table's datasets)

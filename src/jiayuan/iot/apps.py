@@ -16,3 +16,4 @@ class IotConfig(AppConfig):
         from .lifecycle import close_for_incident
 
         incident_closed.connect(close_for_incident, dispatch_uid="iot-close-alarm")
+        from . import reporting  # noqa: F401  (registers the one table's datasets)

@@ -12,3 +12,4 @@ class PeopleConfig(AppConfig):
         from .tagging import connect
 
         connect()
+        from . import reporting  # noqa: F401  (registers the one table's datasets)
