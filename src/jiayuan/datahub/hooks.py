@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 #: ``(module, function)`` pairs called at start-up, in order; a part adds its line.
-_HOOKS: tuple[tuple[str, str], ...] = ()
+_HOOKS: tuple[tuple[str, str], ...] = (
+    ("jiayuan.datahub.writers", "register"),  # person and disability import targets
+    ("jiayuan.datahub.panels", "register"),  # the 数据来源 card of the person page
+)
 
 
 def connect() -> None:

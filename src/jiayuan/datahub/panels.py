@@ -1,0 +1,91 @@
+"""The person page's 数据来源 card: where each imported field of a resident comes from.
+
+For each field: the value the record holds, the source, the as-of date and the rank of
+the value it holds, and beside it the values other sources sent that lost on rank
+(personal ones masked as they are stored). Below: the history of held values changed by
+imports and by review decisions (:class:`~.models.FieldChange`), and the latest edits
+users made through the person form, which the audit log records (those are not
+imports; a user's edit stays until a source sends a new value for the field).
+Registered into :mod:`jiayuan.people.panels` (``people`` may not import ``datahub``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+
+from jiayuan.core.models import AuditEntry
+from jiayuan.core.roles import Perm
+from jiayuan.core.scoping import path_allowed
+from jiayuan.people.panels import register_person_panel
+
+from .models import FieldChange, FieldValue, Source
+from .provenance import PERSON, PERSON_FIELDS
+
+PANEL_NAME = "数据来源"
+HISTORY_LIMIT = 30
+
+
+def render_source_panel(request: HttpRequest, person: Any) -> str:
+    """The card, or nothing when no source has spoken about the resident."""
+    user = request.user
+    if not path_allowed(user, person.area_path, Perm.VIEW):
+        return ""
+    values = list(
+        FieldValue.objects.filter(entity=PERSON, object_id=person.pk).order_by(
+            "field", "-current", "-rank", "-as_of"
+        )
+    )
+    if not values:
+        return ""
+    history = list(
+        FieldChange.objects.filter(entity=PERSON, object_id=person.pk).order_by("-at", "-id")[
+            :HISTORY_LIMIT
+        ]
+    )
+    source_ids = {v.source_id for v in values} | {h.source_id for h in history if h.source_id}
+    sources = {s.pk: s for s in Source.objects.filter(pk__in=source_ids)}
+    actor_ids = {h.actor_id for h in history if h.actor_id}
+    names: dict[int, str] = {}
+    if actor_ids:
+        from django.contrib.auth import get_user_model
+
+        names = dict(
+            get_user_model().objects.filter(pk__in=actor_ids).values_list("pk", "username")
+        )
+    rows: dict[str, dict[str, Any]] = {}
+    for v in values:
+        v.source_name = sources[v.source_id].name if v.source_id in sources else "—"  # type: ignore[attr-defined]
+        row = rows.setdefault(
+            v.field,
+            {"field": v.field, "label": PERSON_FIELDS.get(v.field, v.field), "held": None,
+             "others": []},
+        )  # fmt: skip
+        if v.current and row["held"] is None:
+            row["held"] = v
+        else:
+            row["others"].append(v)
+    order = list(PERSON_FIELDS)
+    fields = sorted(
+        rows.values(), key=lambda r: order.index(r["field"]) if r["field"] in order else 99
+    )
+    for h in history:
+        h.label = PERSON_FIELDS.get(h.field, h.field)  # type: ignore[attr-defined]
+        h.source_name = sources[h.source_id].name if h.source_id in sources else ""  # type: ignore[attr-defined]
+        h.actor_name = names.get(h.actor_id, "") if h.actor_id else ""  # type: ignore[attr-defined]
+    edits = list(
+        AuditEntry.objects.for_object(person)
+        .filter(action=AuditEntry.Action.UPDATE, actor__isnull=False)
+        .exclude(note__startswith="数据导入")
+        .order_by("-at", "-id")
+        .values("at", "actor_name", "note")[:5]
+    )
+    context = {"person": person, "fields": fields, "history": history, "edits": edits}
+    return render_to_string("datahub/panel.html", context, request=request)
+
+
+def register() -> None:
+    """Start-up hook (:mod:`jiayuan.datahub.hooks`)."""
+    register_person_panel(PANEL_NAME, render_source_panel, order=40)
