@@ -14,9 +14,11 @@ from typing import Any
 
 import openpyxl
 import pytest
+from django.db.models import Count
 
 from jiayuan.core import idnumber, pii
-from jiayuan.datahub.demo import DEFECTS, AgencyData, write_agency_files
+from jiayuan.datahub import engine, sources
+from jiayuan.datahub.demo import DEFECTS, AgencyData, AgencyFile, write_agency_files
 from jiayuan.datahub.demo.agency import (
     CANLIAN,
     CANLIAN_COLUMNS,
@@ -28,7 +30,18 @@ from jiayuan.datahub.demo.agency import (
     WANGGE_COLUMNS,
 )
 from jiayuan.datahub.demo.snapshot import read_snapshot
-from jiayuan.people.models import Person
+from jiayuan.datahub.demo.stage import import_all
+from jiayuan.datahub.models import (
+    FieldChange,
+    FieldValue,
+    ImportRun,
+    RejectedRow,
+    ReviewPair,
+    ReviewStatus,
+    RunStatus,
+)
+from jiayuan.people.models import Person, PersonTag
+from jiayuan.policies.models import ReceivedBenefit
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +179,7 @@ def test_gongan_defects(agency: AgencyData) -> None:
         if person is not None and r not in bad_dates:
             assert r["姓名"] == person.name
             assert r["出生日期"] == f"{person.birth_date:%Y%m%d}"
-            assert r["户号"] == person.household.number
+            assert person.household is not None and r["户号"] == person.household.number
 
 
 @pytest.mark.django_db
@@ -243,3 +256,190 @@ def test_wangge_defects(agency: AgencyData) -> None:
     gongan = {r["公民身份号码"] for r in _csv_rows(_file(agency, GONGAN))}
     assert moved <= gongan  # 公安 says where they live: the conflict has two sides
     assert _duplicates(rows) == want["duplicate"]
+
+
+# --- the demo's first imports ---------------------------------------------------------------
+def _imported(agency: AgencyData) -> list[ImportRun]:
+    sources.sync()
+    return import_all(agency)
+
+
+def _codes(run: ImportRun) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for code, line in RejectedRow.objects.filter(run=run).values_list("code", "line"):
+        out.setdefault(code, []).append(line)
+    return {code: sorted(lines) for code, lines in out.items()}
+
+
+@pytest.mark.django_db
+def test_first_imports_reject_each_defect_on_its_line_with_its_reason(
+    agency: AgencyData,
+) -> None:
+    # when
+    gongan, minzheng, canlian, _later, wangge = _imported(agency)
+    # then: every planted defect is reported on its own line, and nothing else is
+    lines = agency.of(GONGAN)[0].defect_lines()
+    assert _codes(gongan) == {
+        "invalid_id_number": lines["bad_checksum"],
+        "invalid_date": lines["impossible_date"],
+    }
+    m = agency.of(MINZHENG)[0]
+    lines = m.defect_lines()
+    # 低保边缘 and 临时救助 are no policy of the catalogue: the benefit target sends them back
+    not_policies = sorted(
+        i + 2
+        for i, line in enumerate(m.lines)
+        if line.values["救助类别"] in ("低保边缘", "临时救助")
+        and line.defect in ("", "impossible_date", "address_conflict")
+    )
+    assert not_policies
+    assert _codes(minzheng) == {
+        "invalid_id_number": lines["bad_checksum"],
+        "invalid_date": lines["impossible_date"],
+        "unknown_code": lines["unknown_category"],
+        "no_policy": not_policies,
+    }
+    lines = agency.of(CANLIAN)[0].defect_lines()
+    assert _codes(canlian) == {
+        "invalid_certificate": lines["bad_checksum"],
+        "category_mismatch": lines["category_mismatch"],
+        "invalid_level": lines["bad_level"],
+        "invalid_date": lines["impossible_date"],
+    }
+    lines = agency.of(WANGGE)[0].defect_lines()
+    assert _codes(wangge) == {"id_required": lines["no_id_no_birthday"]}
+    # duplicates are read again, and counted unchanged
+    assert gongan.unchanged >= DEFECTS[GONGAN]["duplicate"]
+    assert [r.status for r in (gongan, minzheng, canlian, wangge)] == [RunStatus.SUCCEEDED] * 4
+
+
+@pytest.mark.django_db
+def test_the_renamed_column_pauses_the_stream_until_the_mapping_knows_it(
+    agency: AgencyData,
+) -> None:
+    # given
+    later = _imported(agency)[3]
+    # then
+    assert later.status == RunStatus.PAUSED
+    assert later.read == 0
+    assert later.drift == {"missing": ["发证日期"], "new": ["发证时间"], "renamed": {}}
+    stream = later.stream
+    stream.refresh_from_db()
+    assert "发证时间" in stream.paused_reason
+    # when the clerk names the new header an alias and resumes the stream
+    for entry in stream.mapping:
+        if entry["column"] == "发证日期":
+            entry["aliases"] = ["发证时间"]
+    stream.save(update_fields=["mapping"])
+    engine.resume_stream(stream)
+    path = agency.of(CANLIAN)[1].path
+    assert path is not None
+    again = engine.run(stream, path, trigger="demo")
+    # then the later file lands
+    assert again.status == RunStatus.SUCCEEDED
+    assert again.read == 5 and again.rejected == 0
+
+
+@pytest.mark.django_db
+def test_first_imports_insert_newborns_record_deaths_and_hold_pairs_for_review(
+    agency: AgencyData,
+) -> None:
+    before = Person.objects.count()
+    # when
+    gongan, _minzheng, _canlian, _later, wangge = _imported(agency)
+    # then: the newborns are the only new residents (15-digit numbers found their holder)
+    g = agency.of(GONGAN)[0]
+    assert gongan.inserted == DEFECTS[GONGAN]["new_resident"]
+    assert Person.objects.count() == before + DEFECTS[GONGAN]["new_resident"]
+    babies = [line.values for line in g.lines if line.defect == "new_resident"]
+    found = _persons([b["公民身份号码"] for b in babies])
+    for baby in babies:
+        person = found[baby["公民身份号码"]]
+        assert person.name == baby["姓名"]
+        assert person.household is not None and person.household.number == baby["户号"]
+    dead = [line.values for line in g.lines if line.defect == "cancelled"]
+    for row in dead:
+        person = _persons([row["公民身份号码"]])[row["公民身份号码"]]
+        assert f"{person.death_date:%Y%m%d}" == row["注销日期"]
+    # a wrong check character and a misheard name are held for a person's decision, each
+    # beside the resident it names; nothing is merged
+    pairs = {(p.run_id, p.line): p for p in ReviewPair.objects.filter(run__in=[gongan, wangge])}
+    assert {p.status for p in pairs.values()} == {ReviewStatus.PENDING}
+    bad = {line: row for line, row in zip(_lines(g), g.lines, strict=True)}
+    for line in g.defect_lines()["bad_checksum"]:
+        number = bad[line].values["公民身份号码"]
+        held = pairs[(gongan.pk, line)].person
+        assert held.reveal_id_number()[:17] == number[:17]
+    w = agency.of(WANGGE)[0]
+    typos = {line: row for line, row in zip(_lines(w), w.lines, strict=True)}
+    for line in w.defect_lines()["no_id_typo"]:
+        held = pairs[(wangge.pk, line)].person
+        assert held.name != typos[line].values["name"]
+        assert held.birth_date is not None
+        assert held.birth_date.isoformat() == typos[line].values["birthday"]
+    assert len(pairs) == DEFECTS[GONGAN]["bad_checksum"] + DEFECTS[WANGGE]["no_id_typo"]
+
+
+@pytest.mark.django_db
+def test_conflicting_addresses_resolve_by_rank_and_the_loser_stays_visible(
+    agency: AgencyData,
+) -> None:
+    w = agency.of(WANGGE)[0]
+    conflicts = [line.values for line in w.lines if line.defect == "address_conflict"]
+    persons = _persons([c["id_card"] for c in conflicts])
+    places = {pk: path for pk, path in Person.objects.values_list("pk", "area_path")}
+    # when
+    _imported(agency)
+    # then: exactly the planted persons have two addresses, 公安's is held
+    split = (
+        FieldValue.objects.values("object_id", "field")
+        .annotate(values=Count("value", distinct=True))
+        .filter(values__gt=1)
+    )
+    assert sorted((s["object_id"], s["field"]) for s in split) == sorted(
+        (p.pk, "address") for p in persons.values()
+    )
+    for row in conflicts:
+        person = persons[row["id_card"]]
+        values = {
+            fv.source.code: fv
+            for fv in FieldValue.objects.filter(
+                entity="person", object_id=person.pk, field="address"
+            ).select_related("source")
+        }
+        assert values[WANGGE].value == row["address"]
+        assert values[WANGGE].current is False
+        assert values[GONGAN].current is True
+        assert values[GONGAN].rank > values[WANGGE].rank
+        person.refresh_from_db()
+        assert person.area_path == places[person.pk]  # not moved by the lower rank
+
+
+@pytest.mark.django_db
+def test_a_second_import_of_the_same_files_changes_nothing(agency: AgencyData) -> None:
+    # given
+    first = _imported(agency)
+    tables = (Person, FieldValue, FieldChange, ReviewPair, ReceivedBenefit, PersonTag)
+    counts = {model: model.objects.count() for model in tables}
+    rejected = RejectedRow.objects.count()
+    # when
+    second = import_all(agency)
+    # then: the paused stream refuses its files; the rest read everything as unchanged
+    assert [r.stream.source.code for r in second] == [GONGAN, MINZHENG, WANGGE]
+    assert {model: model.objects.count() for model in tables} == counts
+    for run in second:
+        assert (run.inserted, run.updated, run.review) == (0, 0, 0)
+    by_code = {r.stream.source.code: r for r in first}
+    for run in second[:2]:  # the same file: one run reporting every row unchanged
+        assert run.read == run.unchanged == by_code[run.stream.source.code].read
+        assert run.drift == {"same_file_as": by_code[run.stream.source.code].pk}
+    # the interface is read again: only the two rows it refused are refused again
+    wangge = second[2]
+    assert wangge.rejected == DEFECTS[WANGGE]["no_id_no_birthday"]
+    assert wangge.unchanged == wangge.read - wangge.rejected
+    assert RejectedRow.objects.count() == rejected + wangge.rejected
+
+
+def _lines(f: AgencyFile) -> list[int]:
+    first = 1 if f.pages else 2
+    return list(range(first, first + len(f.lines)))

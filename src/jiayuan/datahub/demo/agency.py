@@ -79,6 +79,7 @@ DEFECTS: dict[str, dict[str, int]] = {
 # the second 残联 file: its rows all carry the renamed column
 CANLIAN_LATER_ROWS = 5
 UNKNOWN_CATEGORIES = ("五保", "医疗救助", "9")
+TEMPORARY_RELIEF = 5  # 临时救助 rows (three of them carry the unknown categories)
 
 # 与户主关系 as 公安 writes it, by the person's gender (户主, 配偶, 子 / 女, 父亲 / 母亲)
 RELATION_LABELS: dict[str, tuple[str, str]] = {
@@ -343,8 +344,7 @@ def _wangge_values(r: Resident, rng: random.Random) -> dict[str, Any]:
         "name": r.name,
         "gender": GENDER_LABELS.get(r.gender, ""),
         "birthday": r.birth_date.isoformat(),
-        # grid workers leave out the province and city
-        "address": r.address.removeprefix("山东省济宁市"),
+        "address": r.address,
         "updated_at": at.isoformat(timespec="seconds") + "+08:00",
         "collector": f"第{int(grid)}网格网格员",
     }
@@ -353,40 +353,40 @@ def _wangge_values(r: Resident, rng: random.Random) -> dict[str, Any]:
 def _neighbour(rooms: list[str], address: str) -> str:
     """Another dwelling's address near ``address`` (the next one in the community)."""
     i = rooms.index(address)
-    other = rooms[i + 1] if i + 1 < len(rooms) else rooms[i - 1]
-    return other.removeprefix("山东省济宁市")
+    return rooms[i + 1] if i + 1 < len(rooms) else rooms[i - 1]
 
 
 # --- 民政救助 -----------------------------------------------------------------------------
 def _minzheng(snap: Snapshot, rng: random.Random, in_gongan: set[str]) -> AgencyFile:
-    """民政's roster: one row per assisted household (its head), 临时救助 one-off
-    payments, with bad numbers, unknown categories, impossible dates, duplicates and
-    a community that disagrees with 公安."""
+    """民政's roster: every member of an assisted household (低保, 特困, 低保边缘) with
+    the household's 保障人数 and amount, and a few 临时救助 one-off payments; with bad
+    numbers, unknown categories, impossible dates, duplicates and a community that
+    disagrees with 公安."""
     by_household: dict[int, list[Resident]] = {}
     for r in snap.residents:
         if r.household_pk is not None:
             by_household.setdefault(r.household_pk, []).append(r)
     lines: list[Line] = []
     for household in sorted(snap.assistance):
-        members = [r for r in by_household.get(household, []) if r.alive]
-        head = next((r for r in members if r.relation == Relation.HEAD), None)
-        if head is None:
+        members = sorted(
+            (r for r in by_household.get(household, []) if r.alive), key=_household_order
+        )
+        if not members:
             continue
         codes = {code: since for code, since in snap.assistance[household]}
         if "特困" in codes:
-            category, persons, amount, since = "特困", 1, Decimal("1150.00"), codes["特困"]
+            category, amount, since = "特困", Decimal("1150.00"), codes["特困"]
+            members = members[:1]
         elif "低保" in codes:
-            persons = len(members)
-            amount = Decimal(persons * rng.randrange(280, 630, 10))
             category, since = "低保", codes["低保"]
+            amount = Decimal(len(members) * rng.randrange(280, 630, 10))
         else:
-            category, persons, amount, since = "低保边缘", len(members), Decimal(0), codes["低收入"]
-        lines.append(Line(_minzheng_values(head, category, persons, amount, since, None)))
-    # 临时救助: one-off payments to adults met by hardship this year
-    adults = [
-        r for r in snap.residents if r.alive and _age(r) >= 18 and r.relation == Relation.HEAD
-    ]
-    for r in rng.sample(adults, min(max(20, len(lines) // 3), len(adults))):
+            category, amount, since = "低保边缘", Decimal(0), codes["低收入"]
+        for r in members:
+            lines.append(Line(_minzheng_values(r, category, len(members), amount, since, None)))
+    # 临时救助: one-off payments to households met by hardship this year
+    heads = [r for r in snap.residents if r.alive and _age(r) >= 18 and r.relation == Relation.HEAD]
+    for r in rng.sample(heads, min(TEMPORARY_RELIEF, len(heads))):
         day = AS_OF - dt.timedelta(days=rng.randint(20, 330))
         amount = Decimal(rng.randrange(500, 3001, 100))
         lines.append(Line(_minzheng_values(r, "临时救助", 1, amount, day, day)))
@@ -394,9 +394,6 @@ def _minzheng(snap: Snapshot, rng: random.Random, in_gongan: set[str]) -> Agency
 
     want = DEFECTS[MINZHENG]
     clean = _Picker(rng, lines)
-    for line in clean.take(want["bad_checksum"], lambda v: True):
-        line.values["身份证号"] = _wrong_check(line.values["身份证号"])
-        line.defect = "bad_checksum"
     for line, code in zip(
         clean.take(want["unknown_category"], lambda v: v["救助类别"] == "临时救助"),
         UNKNOWN_CATEGORIES,
@@ -404,6 +401,9 @@ def _minzheng(snap: Snapshot, rng: random.Random, in_gongan: set[str]) -> Agency
     ):
         line.values["救助类别"] = code
         line.defect = "unknown_category"
+    for line in clean.take(want["bad_checksum"], lambda v: True):
+        line.values["身份证号"] = _wrong_check(line.values["身份证号"])
+        line.defect = "bad_checksum"
     for line in clean.take(want["impossible_date"], lambda v: v["终止日期"] is None):
         since = line.values["起始日期"]
         line.values["起始日期"] = f"{since.year}-02-30"

@@ -1,5 +1,6 @@
-"""What the agencies know about the demo county: the seeded residents of one street, read
-back from the database (ID numbers decrypted), with the addresses an agency would print.
+"""What the agencies know about the demo county: the seeded residents of its first
+community, read back from the database (ID numbers decrypted), with the addresses an
+agency would print.
 
 The agency files are written from this snapshot, so whatever a seed put in the database
 is what 公安, 民政 and 残联 report, and the import finds it again.
@@ -48,10 +49,11 @@ class Resident:
 
 @dataclass
 class Snapshot:
-    """The residents of the county's first street, and what the agencies hold on them."""
+    """The residents of the county's first community, and what the agencies hold on
+    them (the demo's files stay a few thousand rows whatever the county's size)."""
 
     street: str  # the street's name
-    communities: list[tuple[str, str]]  # (path, name), in path order
+    communities: list[tuple[str, str]]  # the street's (path, name), in path order
     residents: list[Resident]  # by primary key
     # household pk -> (tag code, valid from) of 低保 / 特困 / 低收入
     assistance: dict[int, list[tuple[str, dt.date | None]]] = field(default_factory=dict)
@@ -63,8 +65,8 @@ class Snapshot:
 
 
 def read_snapshot() -> Snapshot:
-    """Read the first street of the seeded county (a handful of queries, whatever its
-    size); raises ``LookupError`` on an empty database."""
+    """Read the first community of the seeded county (a handful of queries); raises
+    ``LookupError`` on an empty database."""
     street = Area.objects.filter(kind=AreaKind.STREET).order_by("path").first()
     if street is None:
         raise LookupError("the demo county is not seeded: no street")
@@ -73,8 +75,11 @@ def read_snapshot() -> Snapshot:
     county_name = county.name if county is not None else "汶上县"
     depth = street.path.count("/") + 1
     communities = sorted((path, name) for path, name in names.items() if path.count("/") == depth)
+    if not communities:
+        raise LookupError("the demo county is not seeded: no community")
+    first = communities[0][0]
     rows = (
-        Person.objects.filter(area_path__startswith=street.path)
+        Person.objects.filter(area_path__startswith=first)
         .order_by("pk")
         .values_list(
             "pk", "name", "id_number_enc", "birth_date", "gender", "ethnicity", "hukou_code",
@@ -99,11 +104,11 @@ def read_snapshot() -> Snapshot:
         )  # fmt: skip
     snap = Snapshot(street=street.name, communities=communities, residents=residents)
     for household, code, since in HouseholdTag.objects.filter(
-        area_path__startswith=street.path, tag__code__in=ASSISTANCE_TAGS, valid_until=None
+        area_path__startswith=first, tag__code__in=ASSISTANCE_TAGS, valid_until=None
     ).values_list("household_id", "tag__code", "valid_from"):
         snap.assistance.setdefault(household, []).append((code, since))
     for person, attrs, since in PersonTag.objects.filter(
-        area_path__startswith=street.path, tag__code=DISABILITY_TAG, valid_until=None
+        area_path__startswith=first, tag__code=DISABILITY_TAG, valid_until=None
     ).values_list("person_id", "attributes", "valid_from"):
         snap.disabilities[person] = (
             str(attrs.get("category", "肢体")),
