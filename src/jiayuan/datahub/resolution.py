@@ -75,13 +75,17 @@ def initials(name: str) -> str:
 
 def name_score(a: str, b: str) -> float:
     """1 for the same name, 0.95 for the same pinyin (a homophone typed), else the
-    better of the hanzi and (discounted) pinyin similarity."""
+    better of the hanzi similarity and (discounted) the share of syllables that sound
+    alike, position by position (章伟民 for 张伟明: two of three)."""
     if a == b:
         return 1.0
-    pa, pb = pinyin(a), pinyin(b)
-    if pa == pb:
+    sa, sb = lazy_pinyin(a), lazy_pinyin(b)
+    if sa == sb:
         return 0.95
-    return max(fuzz.ratio(a, b), 0.9 * fuzz.ratio(pa, pb)) / 100
+    sound = 0.0
+    if len(sa) == len(sb) and sa:
+        sound = sum(x == y for x, y in zip(sa, sb, strict=True)) / len(sa)
+    return max(fuzz.ratio(a, b) / 100, 0.9 * sound)
 
 
 def birth_score(a: dt.date | None, b: dt.date | None) -> float:

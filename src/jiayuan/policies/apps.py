@@ -10,4 +10,4 @@ class PoliciesConfig(AppConfig):
     def ready(self) -> None:
         # panels: the 政策匹配 card of the person page; signals: closes matches when a
         # person's record changes. Both register on import.
-        from . import panels, reporting, signals  # noqa: F401
+        from . import hub_target, panels, reporting, signals  # noqa: F401
