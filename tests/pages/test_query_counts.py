@@ -221,3 +221,22 @@ def test_grow_grid_grows_what_the_pages_list(as_user: ClientFor, places: Places)
     grow_grid(places.grid)
     for model in models:
         assert model.objects.filter(**under).count() >= before[model] + GROWTH, model
+
+
+@pytest.mark.parametrize("username", ["community", "admin"])
+def test_policy_rule_count_costs_the_same_after_the_data_grows(
+    as_user: ClientFor, places: Places, username: str
+) -> None:
+    # The rule editor's count (loaded by htmx after the page): one COUNT in the user's
+    # scope, whatever the number of persons it counts.
+    from django.urls import reverse
+
+    from jiayuan.policies.models import Policy
+
+    code = Policy.objects.filter(enabled=True).order_by("code").values_list("code", flat=True)[0]
+    client = as_user(username)
+    url = reverse("policies:rule_count", args=[code])
+    grow_grid(places.grid, 1)
+    before = query_counts(client, [url])[url]
+    grow_grid(places.grid)
+    assert query_counts(client, [url])[url] == before

@@ -182,6 +182,47 @@ def test_editor_is_for_county_administrators_only(as_user: Any) -> None:
     assert 'data-state="ok"' in body  # the current rule checks out on load
 
 
+def test_editor_loads_the_stored_rules_count_after_the_page(as_user: Any) -> None:
+    # given the editor opened on the stored rule
+    url = reverse("policies:edit", args=[CODE])
+    count_url = reverse("policies:rule_count", args=[CODE])
+    client = as_user("admin")
+    with CaptureQueriesContext(connection) as opened:
+        body = text(client.get(url))
+    # then the page asks for the count once it has rendered, and does not count itself
+    assert f'hx-get="{count_url}"' in body and 'hx-trigger="load"' in body
+    assert 'data-testid="rule-count">' not in body
+    assert not [q for q in opened.captured_queries if "people_person" in q["sql"]]
+
+    # when the page's request comes, it gets the count in the user's scope
+    rule = compile_policy_rule(Policy.objects.get(code=CODE).rule)
+    today = timezone.localdate()
+    counts = {}
+    for name in ("community", "admin"):
+        response = as_user(name).get(count_url)
+        assert response.status_code == 200
+        found = re.search(r'data-testid="rule-count">(\d+)<', text(response))
+        assert found is not None
+        counts[name] = int(found.group(1))
+        assert counts[name] == matching.count_matching(rule, today, user(name))
+    assert 0 < counts["community"] < counts["admin"]
+
+
+def test_rule_count_needs_staff_and_a_known_policy(as_user: Any) -> None:
+    count_url = reverse("policies:rule_count", args=[CODE])
+    assert as_user(None).get(count_url).status_code == 302
+    assert as_user("resident").get(count_url).status_code == 403
+    assert as_user("admin").get(reverse("policies:rule_count", args=["no-such"])).status_code == 404
+
+
+def test_editor_counts_a_rule_sent_back_with_an_error_at_once(as_user: Any) -> None:
+    # a rule that failed to save is shown with its own state, never the lazy count of
+    # the stored rule
+    body = text(as_user("admin").post(reverse("policies:edit", args=[CODE]), {"rule": "age >="}))
+    assert 'data-state="error"' in body
+    assert reverse("policies:rule_count", args=[CODE]) not in body
+
+
 def test_validate_names_the_position_and_the_expected_token(as_user: Any) -> None:
     url = reverse("policies:validate", args=[CODE])
     client = as_user("admin")

@@ -15,4 +15,5 @@ urlpatterns = [
     path("policies/<slug:code>/", views.policy_detail, name="detail"),
     path("policies/<slug:code>/edit/", views.policy_edit, name="edit"),
     path("policies/<slug:code>/validate/", views.policy_validate, name="validate"),
+    path("policies/<slug:code>/count/", views.policy_rule_count, name="rule_count"),
 ]

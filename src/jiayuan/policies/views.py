@@ -162,9 +162,13 @@ def policy_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 
 # --- the rule editor ---------------------------------------------------------------------------
-def rule_check(user: Any, policy: Policy, source: str) -> dict[str, Any]:
+def rule_check(user: Any, policy: Policy, source: str, *, count: bool = True) -> dict[str, Any]:
     """What the editor shows under the rule: the error with its position and the
-    expected tokens, or how many people in the user's scope the rule matches today."""
+    expected tokens, or how many people in the user's scope the rule matches today.
+
+    ``count=False`` leaves the count out (``count`` is ``None``): the editor opened on
+    the stored rule loads it afterwards from :func:`policy_rule_count`, because counting
+    the county's matching persons takes longer than the rest of the page."""
     source = source.strip()
     if not source:
         return {"empty": True}
@@ -190,7 +194,7 @@ def rule_check(user: Any, policy: Policy, source: str) -> dict[str, Any]:
     today = timezone.localdate()
     return {
         "ok": True,
-        "count": matching.count_matching(rule, today, user),
+        "count": matching.count_matching(rule, today, user) if count else None,
         "today": today,
         "check_items": rule.check_items,
         "names": rule.names,
@@ -226,7 +230,9 @@ def policy_edit(request: HttpRequest, code: str) -> HttpResponse:
     context = {
         "policy": policy,
         "form": form,
-        "check": rule_check(user, policy, source),
+        # the stored rule's count comes after the page (policy_rule_count); a rule
+        # sent back with an error is counted here, as the live check would
+        "check": rule_check(user, policy, source, count=form.is_bound),
         "fields": field_help(),
     }
     return render(request, "policies/edit.html", context, status=status)
@@ -241,6 +247,19 @@ def policy_validate(request: HttpRequest, code: str) -> HttpResponse:
     policy = get_policy(user, code)
     context = {"policy": policy, "check": rule_check(user, policy, request.POST.get("rule", ""))}
     return render(request, "policies/partials/rule_check.html", context)
+
+
+@page
+def policy_rule_count(request: HttpRequest, code: str) -> HttpResponse:
+    """The editor's count of the stored rule (htmx, once the page has rendered): how
+    many persons in the user's scope it matches today."""
+    user = request.user
+    queries.require_staff(user)
+    policy = get_policy(user, code)
+    rule = compile_policy_rule(policy.rule)
+    today = timezone.localdate()
+    context = {"count": matching.count_matching(rule, today, user)}
+    return render(request, "policies/partials/rule_count.html", context)
 
 
 def field_help() -> list[tuple[str, str]]:
