@@ -192,11 +192,11 @@ def aggregate_sql(
             f"WITH s AS ({inner}) SELECT {dims}{flags}{aggs} FROM s "  # noqa: S608
             f"GROUP BY GROUPING SETS ({groups})"
         )
+    # The first set holds every dimension, so its columns give the types the NULLs of
+    # the later branches take (PostgreSQL types a UNION from left to right).
     parts = []
     for s in sets:
-        dims = "".join(
-            (f"d{i}" if i in s else "CAST(NULL AS TEXT)") + f" AS d{i}, " for i in range(n_dims)
-        )
+        dims = "".join((f"d{i}" if i in s else "NULL") + f" AS d{i}, " for i in range(n_dims))
         flags = "".join(f"{0 if i in s else 1} AS g{i}, " for i in range(n_dims))
         group = (" GROUP BY " + ", ".join(f"d{i}" for i in s)) if s else ""
         parts.append(f"SELECT {dims}{flags}{aggs} FROM s{group}")  # noqa: S608
