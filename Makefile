@@ -41,11 +41,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# Debian's Chromium and a CJK font for the browser tests (Playwright never downloads one).
+# Debian's Chromium and a CJK font for the browser tests (Playwright never downloads one);
+# LibreOffice Calc and poppler-utils for the test that opens a report's XLSX as a PDF.
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q . || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
+	@command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libreoffice-calc-nogui poppler-utils; }
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
