@@ -333,3 +333,27 @@ def test_a_folder_imports_each_new_file_once(
     write_csv(drop / "2026-12.csv", person_rows(4))
     runs = engine.sync(stream)
     assert [(r.file_name, r.inserted, r.unchanged) for r in runs] == [("2026-12.csv", 1, 3)]
+
+
+def test_a_stream_runs_once_at_a_time_and_a_dead_claim_is_taken_over(
+    tmp_path: Path, target: DictTarget, make_stream: Any
+) -> None:
+    import os
+    import socket
+
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL uses an advisory lock (released with the session)")
+    stream = make_stream()
+    path = write_csv(tmp_path / "a.csv", person_rows(2))
+    host = socket.gethostname()
+    # a live process (this one) holds the stream: refused
+    stream.state = {"lock": {"token": "x", "host": host, "pid": os.getpid()}}
+    stream.save()
+    with pytest.raises(engine.StreamBusy):
+        engine.run(stream, path)
+    # a process that is gone (no such pid) held it: taken over, and released after
+    stream.state = {"lock": {"token": "y", "host": host, "pid": 2**22 + 12345}}
+    stream.save()
+    assert engine.run(stream, path).inserted == 2
+    stream.refresh_from_db()
+    assert "lock" not in stream.state

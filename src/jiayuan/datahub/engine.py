@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
+import os
+import socket
+import uuid
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +45,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -93,7 +94,8 @@ def file_sha256(path: Path) -> str:
 @contextlib.contextmanager
 def stream_lock(stream: Stream) -> Iterator[None]:
     """Only one run of a stream at a time, across processes and hosts. PostgreSQL: a
-    session advisory lock; SQLite (one machine): an ``flock`` on a file under VAR_DIR.
+    session advisory lock; SQLite (one machine): a claim in ``stream.state`` naming the
+    process, taken over when that process is gone.
     Both vanish with a killed process, so a killed import never blocks the next one."""
     if connection.vendor == "postgresql":
         key = zlib.crc32(f"jiayuan.datahub.stream:{stream.pk}".encode())
@@ -107,17 +109,44 @@ def stream_lock(stream: Stream) -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [7011, key])
         return
-    folder = Path(settings.VAR_DIR) / "hub" / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / f"stream-{stream.pk}.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _busy(stream) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    token = _claim(stream)
+    try:
+        yield
+    finally:
+        with transaction.atomic():
+            current = Stream.objects.select_for_update().filter(pk=stream.pk).first()
+            if current is not None and (current.state or {}).get("lock", {}).get("token") == token:
+                state = {k: v for k, v in current.state.items() if k != "lock"}
+                Stream.objects.filter(pk=stream.pk).update(state=state)
+                stream.state = state
+
+
+def _claim(stream: Stream) -> str:
+    """SQLite runs on one machine: the stream's state names the process importing it,
+    and a claim whose process is gone (killed) is taken over."""
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    with transaction.atomic():
+        current = Stream.objects.select_for_update().get(pk=stream.pk)
+        state = dict(current.state or {})
+        held = state.get("lock") or {}
+        if held and _alive(held):
+            raise _busy(stream)
+        state["lock"] = {"token": token, "host": socket.gethostname(), "pid": os.getpid()}
+        Stream.objects.filter(pk=stream.pk).update(state=state)
+        stream.state = state
+    return token
+
+
+def _alive(held: dict[str, Any]) -> bool:
+    if held.get("host") != socket.gethostname():
+        return True  # another machine's process: trust its claim
+    try:
+        os.kill(int(held.get("pid", 0)), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _busy(stream: Stream) -> StreamBusy:
