@@ -174,6 +174,11 @@ def _seed(
         from jiayuan.iot.demo import seed_devices  # the safety devices and alarms
 
         counts.update(seed_devices(scale, random.Random(seed)))  # noqa: S311 - demo data
+    if scale == "county":  # the first start; the tiny test world stays without imports
+        with bar.stage("数据汇聚"):
+            from jiayuan.datahub.demo.stage import seed_hub  # agency files, first imports
+
+            counts.update(seed_hub(seed))
     # The first pages read these tables at once: a server whose autovacuum is off (or
     # has not come round yet) would plan them as empty, so give the planner the seed's
     # statistics before it commits.
