@@ -240,3 +240,37 @@ def test_policy_rule_count_costs_the_same_after_the_data_grows(
     before = query_counts(client, [url])[url]
     grow_grid(places.grid)
     assert query_counts(client, [url])[url] == before
+
+
+@pytest.mark.parametrize("username", ["grid", "admin"])
+def test_review_pages_cost_the_same_after_the_pairs_grow(
+    as_user: ClientFor, places: Places, username: str
+) -> None:
+    # The data hub's review queue and one pair (待核对记录): pairs held for review in the
+    # grid, one and then GROWTH more; the pages count the same queries.
+    from jiayuan.datahub.models import ImportRun, ReviewPair, Source, Stream
+
+    source = Source.objects.create(code="qc-huji", name="户籍", agency="公安", kind="csv")
+    run = ImportRun.objects.create(stream=Stream.objects.create(source=source, name="p"))
+    residents = list(Person.objects.filter(area_path__startswith=places.grid.path)[: GROWTH + 1])
+
+    def hold(persons: list[Person]) -> list[ReviewPair]:
+        return ReviewPair.objects.bulk_create(
+            ReviewPair(
+                run=run,
+                line=i + 2,
+                incoming={"name": p.name},
+                person=p,
+                area_path=p.area_path,
+                score=0.8,
+                details={},
+            )
+            for i, p in enumerate(persons)
+        )
+
+    first = hold(residents[:1])[0]
+    client = as_user(username)
+    urls = ["/hub/reviews/", f"/hub/reviews/{first.pk}/"]
+    before = query_counts(client, urls)
+    hold(residents[1:])
+    assert query_counts(client, urls) == before

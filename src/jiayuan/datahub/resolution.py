@@ -257,7 +257,7 @@ def hold_for_review(
 def visible_pairs(user: Any) -> QuerySet[ReviewPair]:
     """The pairs whose candidate lives in the user's area."""
     return ReviewPair.objects.filter(scope_q(user, Perm.VIEW)).select_related(
-        "person", "run__stream__source"
+        "person__dwelling", "run__stream__source", "decided_by"
     )
 
 
