@@ -142,3 +142,18 @@ def person_rows(n: int, start: int = 0) -> list[list[str]]:
         [id_number(i), f"居民{i}", "男", "1980-01-01", f"中都街道{i}号"]
         for i in range(start, start + n)
     ]
+
+
+@pytest.fixture
+def client_as(db: Any) -> Callable[[str | None], Any]:
+    """``client_as("street")``: a Django test client logged in as a demo account."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    def make(username: str | None) -> Client:
+        client = Client()
+        if username is not None:
+            client.force_login(get_user_model().objects.get(username=username))
+        return client
+
+    return make
