@@ -290,3 +290,50 @@ def test_certificates_are_checked_digit_by_digit() -> None:
         (8, "invalid_certificate"),
     ]  # fmt: skip
     assert not PersonTag.objects.filter(person__name="导入居民51", tag__code="残疾人").exists()
+
+
+# --- through the import engine and the shipped mapping -----------------------------------
+def test_a_police_file_imports_end_to_end_and_again_changes_nothing(tmp_path: Any) -> None:
+    import csv
+
+    from jiayuan.datahub import engine, sources
+    from jiayuan.datahub.models import RejectedRow, ReviewPair
+
+    from .test_resolution import resident_of_grid, typo
+
+    sources.sync()
+    stream = sources.pick_stream(sources.get_source("gongan-huji"))
+    d = free_dwelling(17)
+    twin = resident_of_grid()
+    born = dt.date(1962, 4, 5)
+    fifteen = new_id(71, born)[:6] + new_id(71, born)[8:17]
+    header = ["公民身份号码", "姓名", "性别", "民族", "出生日期", "户号", "与户主关系", "户籍地址",
+              "现住址", "户口性质", "注销原因", "注销日期"]  # fmt: skip
+    lines = [
+        [new_id(70), "文件居民甲", "男", "汉族", "19850601", "F0001", "户主", "汶上县",
+         address_of(d), "非农业", "", ""],
+        [fifteen, "文件居民乙", "男", "汉族", "", "F0001", "长子", "汶上县", address_of(d),
+         "非农业", "", ""],
+        ["", typo(twin.name), "", "汉族", f"{twin.birth_date:%Y%m%d}", "", "户主", "",
+         address_of(twin.dwelling), "", "", ""],
+        [new_id(72)[:-1] + "0", "校验错", "男", "汉族", "", "F0002", "户主", "", address_of(d),
+         "", "", ""],
+    ]  # fmt: skip
+    path = tmp_path / "huji.csv"
+    with path.open("w", encoding="gbk", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(lines)
+    # when
+    run = engine.run(stream, path)
+    # then
+    assert (run.read, run.inserted, run.review, run.rejected) == (4, 2, 1, 1), run.report_line()
+    assert ReviewPair.objects.get(run=run).person_id == twin.pk
+    # the mapping refuses the number, the target says why the row cannot be compared
+    rejects = set(RejectedRow.objects.filter(run=run).values_list("line", "field", "code"))
+    assert rejects == {(5, "id_number", "invalid_id_number"), (5, "id_number", "id_required")}
+    son = Person.objects.get(id_number_index=pii.blind_index(new_id(71, born), purpose="id"))
+    assert son.relation == "child" and son.household.number == "F0001"
+    # the same file again is a no-op
+    again = engine.run(stream, path)
+    assert again.inserted == again.updated == again.rejected == 0
