@@ -179,17 +179,36 @@ def _aggregate(measure: Measure, i: int, multi: bool) -> str:
 
 
 def aggregate_sql(
-    inner: str, n_dims: int, aggregates: list[str], sets: list[tuple[int, ...]], strategy: Strategy
+    inner: str,
+    n_dims: int,
+    aggregates: list[str],
+    sets: list[tuple[int, ...]],
+    strategy: Strategy,
+    *,
+    additive: bool = False,
 ) -> str:
     """``inner`` (columns ``d0…``, ``m0…``) aggregated over ``sets``: columns ``d0…``,
-    ``g0…`` (1 where the dimension is rolled up) and ``a0…``."""
+    ``g0…`` (1 where the dimension is rolled up) and ``a0…``.
+
+    ``additive``: every aggregate is a count or a sum, so the totals are sums of the
+    detail cells. The base rows are then grouped once (the cost of a plain ``GROUP BY``)
+    and the grouping sets run over those few cells; distinct counts (户数, tags) are not
+    sums of their parts and group the base rows directly."""
+    source = "s"
+    head = f"WITH s AS ({inner})"
+    if additive:
+        every = ", ".join(f"d{i}" for i in range(n_dims))
+        partial = ", ".join(f"{a} AS p{i}" for i, a in enumerate(aggregates))
+        head += f", t AS (SELECT {every}, {partial} FROM s GROUP BY {every})"  # noqa: S608
+        source = "t"
+        aggregates = [f"SUM(p{i})" for i in range(len(aggregates))]
     aggs = ", ".join(f"{a} AS a{i}" for i, a in enumerate(aggregates))
     if strategy == "grouping_sets":
         dims = "".join(f"d{i}, " for i in range(n_dims))
         flags = "".join(f"GROUPING(d{i}) AS g{i}, " for i in range(n_dims))
         groups = ", ".join("(" + ", ".join(f"d{i}" for i in s) + ")" for s in sets)
         return (
-            f"WITH s AS ({inner}) SELECT {dims}{flags}{aggs} FROM s "  # noqa: S608
+            f"{head} SELECT {dims}{flags}{aggs} FROM {source} "  # noqa: S608
             f"GROUP BY GROUPING SETS ({groups})"
         )
     # The first set holds every dimension, so its columns give the types the NULLs of
@@ -199,8 +218,8 @@ def aggregate_sql(
         dims = "".join((f"d{i}" if i in s else "NULL") + f" AS d{i}, " for i in range(n_dims))
         flags = "".join(f"{0 if i in s else 1} AS g{i}, " for i in range(n_dims))
         group = (" GROUP BY " + ", ".join(f"d{i}" for i in s)) if s else ""
-        parts.append(f"SELECT {dims}{flags}{aggs} FROM s{group}")  # noqa: S608
-    return f"WITH s AS ({inner}) " + " UNION ALL ".join(parts)
+        parts.append(f"SELECT {dims}{flags}{aggs} FROM {source}{group}")  # noqa: S608
+    return f"{head} " + " UNION ALL ".join(parts)
 
 
 def default_strategy() -> Strategy:
@@ -247,7 +266,10 @@ def plan(spec: Spec, user: Any, ctx: Context, strategy: Strategy | None = None) 
                     len(spec.rows), len(spec.columns))  # fmt: skip
     aggregates = [_aggregate(m, i, multi) for i, m in enumerate(measures) if m is not None]
     sets = grouping_sets(len(spec.rows), len(spec.columns))
-    sql = aggregate_sql(inner, len(dims), aggregates, sets, strategy or default_strategy())
+    additive = not multi and all(m.kind != "distinct" for m in measures if m is not None)
+    sql = aggregate_sql(
+        inner, len(dims), aggregates, sets, strategy or default_strategy(), additive=additive
+    )
     return Plan(
         sql, list(params), [d for d in dims if d], [m for m in measures if m],
         len(spec.rows), len(spec.columns),

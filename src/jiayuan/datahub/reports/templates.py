@@ -90,12 +90,15 @@ def sync() -> int:
 
 
 def listing(user: Any) -> list[ReportTemplate]:
-    """The templates ``user`` sees, standard forms first; loads the YAML when needed."""
+    """The templates ``user`` sees: the standard forms in the YAML's order, then the
+    user's own by name; loads the YAML when needed."""
     require_reader(user)
     rows = list(visible(user).order_by("-standard", "name", "code"))
     if not _in_sync(rows):
         sync()
         rows = list(visible(user).order_by("-standard", "name", "code"))
+    order = {code: i for i, code in enumerate(standard_forms())}  # the YAML's order
+    rows.sort(key=lambda r: (not r.standard, order.get(r.code, 0)))
     return rows
 
 
