@@ -293,3 +293,28 @@ def test_a_sum_cannot_be_split_by_tags() -> None:
         query.parse_spec(
             {"dataset": "households", "rows": ["household_type"], "measures": ["members"]}
         )
+
+
+def test_two_tag_dimensions_join_their_tags_separately() -> None:
+    # given persons by special group (rows) and any tag (columns): a person in row
+    # 残疾人 is counted under each tag they hold, 残疾人 included
+    spec = {"dataset": "persons", "rows": ["special_group"], "columns": ["tag"]}
+    table = query.run(spec, user("admin"), today=TODAY)
+    heads = [h["text"] for h in table.header[0][1:]]
+    by_row = cells_by_label(table)
+
+    # then on the diagonal each special group's column equals its row total
+    for (group,), cells in by_row.items():
+        if group != "合计":
+            assert cells[heads.index(group)] == cells[-1], group
+    # and rows are special groups only, while a row also counts its people's other tags
+    from jiayuan.people.models import Tag
+
+    special = set(Tag.objects.filter(category="特殊人群").values_list("name", flat=True))
+    assert {g for (g,) in by_row if g != "合计"} <= special
+    assert "城乡居民养老保险" in heads
+    assert any(
+        sum(c for h, c in zip(heads[:-1], cells[:-1], strict=True) if h != group) > 0
+        for (group,), cells in by_row.items()
+        if group != "合计"
+    )

@@ -114,13 +114,13 @@ def age_band_dimension(birth: str = "birth_date") -> Dimension:
     return Dimension("age_band", "年龄段", expression, values=values)
 
 
-def _valid_tags(relation: str, category: str | None = None) -> Any:
+def _valid_tags(alias: str, relation: str, category: str | None = None) -> Any:
     def build(ctx: Context) -> dict[str, FilteredRelation]:
         valid = valid_on(ctx.today, prefix=f"{relation}__")
         if category is not None:
             ids = list(Tag.objects.filter(category=category).values_list("pk", flat=True))
             valid &= Q(**{f"{relation}__tag__in": ids})
-        return {"rt_" + relation.replace("__", "_"): FilteredRelation(relation, condition=valid)}
+        return {alias: FilteredRelation(relation, condition=valid)}
 
     return build
 
@@ -133,15 +133,16 @@ def tag_names(codes: list[str]) -> dict[str, str]:
 
 def tag_dimension(code: str, label: str, relation: str, category: str | None = None) -> Dimension:
     """The tags a row holds on the day (a row counts once under each of its tags; rows
-    without such a tag are not in the report)."""
-    alias = "rt_" + relation.replace("__", "_")
+    without such a tag are not in the report). Each dimension joins the tags under its
+    own alias, so two tag dimensions of one report (特殊人群 × 家庭类型) do not mix."""
+    alias = f"rt_{code}"
     return Dimension(
         code,
         label,
         lambda ctx: F(f"{alias}__tag_id"),
         labels=tag_names,
         sort=int,
-        relations=_valid_tags(relation, category),
+        relations=_valid_tags(alias, relation, category),
     )
 
 

@@ -67,20 +67,23 @@ def sync() -> int:
     forms = standard_forms()
     changed = 0
     with transaction.atomic():
-        saved = {r.code: r for r in ReportTemplate.objects.select_for_update().filter(
-            Q(standard=True) | Q(code__in=forms))}  # fmt: skip
+        rows = ReportTemplate.objects.select_for_update().filter(
+            Q(standard=True) | Q(code__in=forms)
+        )
+        saved = {r.code: r for r in rows}
+        missing = [
+            ReportTemplate(code=code, name=form["name"], standard=True, spec=form["spec"])
+            for code, form in forms.items()
+            if code not in saved
+        ]
+        # Another process may load the same forms at the same moment: its rows win.
+        changed += len(ReportTemplate.objects.bulk_create(missing, ignore_conflicts=True))
         for code, form in forms.items():
             row = saved.get(code)
             if row is None:
-                ReportTemplate.objects.create(code=code, name=form["name"], standard=True,
-                                              spec=form["spec"])  # fmt: skip
-                changed += 1
-            elif (row.name, row.spec, row.standard, row.owner_id) != (
-                form["name"],
-                form["spec"],
-                True,
-                None,
-            ):
+                continue
+            wanted = (form["name"], form["spec"], True, None)
+            if (row.name, row.spec, row.standard, row.owner_id) != wanted:
                 row.name, row.spec, row.standard, row.owner = form["name"], form["spec"], True, None
                 row.save()
                 changed += 1

@@ -36,8 +36,9 @@ def spec_from(params: QueryDict) -> dict[str, Any]:
     dataset changes) are dropped, so switching datasets never shows an error."""
     if "dataset" not in params:
         return dict(DEFAULT_SPEC)
-    dataset = reporting.get(params.get("dataset", "")) or reporting.get("persons")
-    assert dataset is not None  # noqa: S101 - registered by the people app
+    dataset = reporting.get(params.get("dataset", ""))
+    if dataset is None:
+        return dict(DEFAULT_SPEC)
     dims = {d.code for d in dataset.dimensions}
     rows = [c for c in params.getlist("rows") if c in dims][: query.MAX_ROWS]
     columns = [c for c in params.getlist("columns") if c in dims and c not in rows]
