@@ -96,6 +96,8 @@ def on_integrity_error(request: HttpRequest, exc: IntegrityError) -> HttpRespons
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):  # not JSON
+        return _error(request, 400, "bad_request", "请求内容不是有效的JSON / invalid JSON body")
     return _error(request, exc.status_code, "error", str(exc))
 
 

@@ -63,16 +63,15 @@ def test_query_returns_the_table_the_engine_computes() -> None:
         ({"dataset": "persons", "rows": ["grid"] * 11}, 422, "validation_error"),
         ({"dataset": "persons", "rows": ["grid"], "filter": "a" * 5000}, 422, "validation_error"),
         ('{"dataset": "persons", "rows": ' + "[" * 50 + "]" * 50 + "}", 422, "validation_error"),
-        ("[" * 100_000 + "]" * 100_000, 400, None),
-        ("not json", 400, None),
+        ("[" * 100_000 + "]" * 100_000, 400, "bad_request"),
+        ("not json", 400, "bad_request"),
     ],
 )  # fmt: skip
-def test_a_bad_spec_is_a_4xx_never_a_5xx(body: Any, status: int, code: str | None) -> None:
+def test_a_bad_spec_is_a_4xx_never_a_5xx(body: Any, status: int, code: str) -> None:
     response = post(client("community"), "/reports/query", body)
     assert response.status_code == status, response.content
-    if code is not None:
-        assert response.json()["code"] == code
-        assert " / " in response.json()["message"]  # Chinese / English
+    assert response.json()["code"] == code
+    assert " / " in response.json()["message"]  # Chinese / English
 
 
 def test_reports_need_a_staff_role() -> None:
