@@ -45,7 +45,10 @@ from jiayuan.policies.models import ReceivedBenefit
 
 
 @pytest.fixture(scope="module")
-def agency(tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any) -> AgencyData:
+def agency(
+    tmp_path_factory: pytest.TempPathFactory, django_db_setup: None, django_db_blocker: Any
+) -> AgencyData:
+    # django_db_setup: read the seeded test database, not whatever VAR_DIR's holds
     with django_db_blocker.unblock():
         return write_agency_files(tmp_path_factory.mktemp("agency"), seed=7)
 
