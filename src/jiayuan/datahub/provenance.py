@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from jiayuan.core import bulk
@@ -98,21 +98,66 @@ class Origin:
         return int(self.ranks.get(name, self.default_rank))
 
 
-def _key(fv: FieldValue) -> tuple[int, dt.date, dt.datetime]:
-    return (fv.rank, fv.as_of, fv.recorded_at)
+@dataclass(slots=True)
+class Stored:
+    """One source's value of one field, as :func:`settle` reads and writes it (a plain
+    record: building a model instance per value cost more than writing it)."""
+
+    pk: int | None
+    object_id: int
+    field: str
+    source_id: int
+    value: str
+    rank: int
+    as_of: dt.date
+    run_id: int | None
+    current: bool
+    recorded_at: dt.datetime
+
+    def key(self) -> tuple[int, dt.date, dt.datetime]:
+        return (self.rank, self.as_of, self.recorded_at)
 
 
-def stored_values(
-    entity: str, object_ids: Iterable[int]
-) -> dict[tuple[int, str], list[FieldValue]]:
+_STORED = ("pk", "object_id", "field", "source_id", "value", "rank", "as_of", "run_id",
+           "current", "recorded_at")  # fmt: skip
+
+
+def stored_values(entity: str, object_ids: Iterable[int]) -> dict[tuple[int, str], list[Stored]]:
     """Every source's stored values of the records, by (record, field): one query."""
     ids = list(dict.fromkeys(object_ids))
-    out: dict[tuple[int, str], list[FieldValue]] = {}
+    out: dict[tuple[int, str], list[Stored]] = {}
     if not ids:
         return out
-    for fv in FieldValue.objects.filter(entity=entity, object_id__in=ids).order_by():
+    rows = FieldValue.objects.filter(entity=entity, object_id__in=ids).order_by()
+    for row in rows.values_list(*_STORED):
+        fv = Stored(*row)
         out.setdefault((fv.object_id, fv.field), []).append(fv)
     return out
+
+
+_NEW = ("entity", "object_id", "field", "value", "source", "rank", "as_of", "run", "current",
+        "recorded_at")  # fmt: skip
+_CHANGED = ("value", "rank", "as_of", "run", "current", "recorded_at")
+
+
+def _update(rows: Sequence[Stored], fields: Sequence[str]) -> None:
+    """``UPDATE … WHERE id`` of plain records, one ``executemany`` (as ``bulk.update``)."""
+    model = FieldValue
+    targets = [bulk.concrete(model, name) for name in fields]
+    q = connection.ops.quote_name
+    sets = ", ".join(f"{q(f.column)} = %s" for f in targets)
+    sql = f"UPDATE {q(model._meta.db_table)} SET {sets} WHERE id = %s"  # noqa: S608
+    preps = bulk.preparers(model, [f.attname for f in targets])
+    attrs = [f.attname for f in targets]
+    params = []
+    for fv in rows:
+        row = [getattr(fv, a) for a in attrs]
+        for i, prep in enumerate(preps):
+            if prep is not None:
+                row[i] = prep(row[i])
+        params.append([*row, fv.pk])
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def settle(
@@ -121,7 +166,7 @@ def settle(
     origin: Origin,
     held: Mapping[tuple[int, str], str],
     *,
-    stored: dict[tuple[int, str], list[FieldValue]] | None = None,
+    stored: dict[tuple[int, str], list[Stored]] | None = None,
 ) -> Settled:
     """Record ``claims`` from ``origin`` and decide which held values change.
 
@@ -129,29 +174,40 @@ def settle(
     itself holds (a field held only here, such as the hukou address, takes the current
     stored value). Empty claims are ignored: a blank cell never clears a value. Returns
     the changes the caller must apply to its records; the history rows are written here.
+    ``stored={}`` says the records are new (nothing to read).
     """
     if stored is None:
         stored = stored_values(entity, {c.object_id for c in claims})
     now = timezone.now()
-    new: list[FieldValue] = []
-    changed: list[FieldValue] = []
-    flags: list[FieldValue] = []
+    new: list[Stored] = []
+    changed: list[Stored] = []
+    flags: list[Stored] = []
     history: list[tuple[Any, ...]] = []
     result = Settled()
+    source = origin.source_id
     for claim in claims:
         if claim.value == "":
             continue
         key = (claim.object_id, claim.field)
-        group = stored.setdefault(key, [])
+        group = stored.get(key)
         rank = origin.rank_of(claim.field)
-        ours = next((fv for fv in group if fv.source_id == origin.source_id), None)
+        if group is None:  # the first value of this field: it is held, nothing to compare
+            fv = Stored(None, claim.object_id, claim.field, source, claim.value, rank,
+                        origin.as_of, origin.run_id, True, now)  # fmt: skip
+            stored[key] = [fv]
+            new.append(fv)
+            result.stored += 1
+            previous = held.get(key, "")
+            if previous != claim.value:
+                result.changes.setdefault(claim.object_id, {})[claim.field] = claim.value
+                history.append((entity, claim.object_id, claim.field, previous, claim.value,
+                                source, origin.run_id, origin.actor_id, now))  # fmt: skip
+            continue
+        ours = next((fv for fv in group if fv.source_id == source), None)
         before = next((fv.value for fv in group if fv.current), "")
         if ours is None:
-            ours = FieldValue(
-                entity=entity, object_id=claim.object_id, field=claim.field,
-                value=claim.value, source_id=origin.source_id, rank=rank,
-                as_of=origin.as_of, run_id=origin.run_id, current=False, recorded_at=now,
-            )  # fmt: skip
+            ours = Stored(None, claim.object_id, claim.field, source, claim.value, rank,
+                          origin.as_of, origin.run_id, False, now)  # fmt: skip
             group.append(ours)
             new.append(ours)
         elif ours.value != claim.value or ours.rank != rank or ours.as_of < origin.as_of:
@@ -159,10 +215,11 @@ def settle(
                 claim.value, rank, origin.run_id, now,
             )  # fmt: skip
             ours.as_of = max(ours.as_of, origin.as_of)
-            changed.append(ours)
+            if ours.pk is not None:
+                changed.append(ours)
         else:
             continue  # this source said the same before: nothing to decide
-        winner = max(group, key=_key)
+        winner = max(group, key=Stored.key)
         for fv in group:
             if fv.current != (fv is winner):
                 fv.current = fv is winner
@@ -179,11 +236,15 @@ def settle(
             ))  # fmt: skip
     with transaction.atomic():
         if new:
-            bulk.insert(FieldValue, new)
+            bulk.insert_tuples(
+                FieldValue, _NEW,
+                ((entity, fv.object_id, fv.field, fv.value, fv.source_id, fv.rank, fv.as_of,
+                  fv.run_id, fv.current, fv.recorded_at) for fv in new),
+            )  # fmt: skip
         if changed:
-            bulk.update(changed, ["value", "rank", "as_of", "run", "current", "recorded_at"])
+            _update(changed, _CHANGED)
         if flags:
-            bulk.update(flags, ["current"])
+            _update(flags, ["current"])
         if history:
             record_history(history)
     return result

@@ -179,9 +179,18 @@ def parse(row: Row, context: Context) -> tuple[Incoming | None, Problem | None]:
     return item, None
 
 
+_areas: dict[int, Area] = {}
+
+
 def _area(node_pk: int, path: str) -> Area:
-    """An area instance that carries its path (what ``derive_area_path`` reads)."""
-    return Area(pk=node_pk, path=path)
+    """An area instance that carries its path (what ``derive_area_path`` reads), one per
+    area for the process (a model instance per row cost more than the row's write)."""
+    found = _areas.get(node_pk)
+    if found is None or found.path != path:
+        if len(_areas) > 100_000:
+            _areas.clear()
+        found = _areas[node_pk] = Area(pk=node_pk, path=path)
+    return found
 
 
 class PersonWriter:
