@@ -78,10 +78,10 @@ class Discovery:
 
 def text_of(value: Any) -> str:
     """A raw value as text: what the run report shows and the row digest hashes."""
+    if type(value) is str:
+        return value
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
