@@ -290,7 +290,8 @@ def fetch(p: Plan) -> dict[tuple[Key, Key], list[Any]]:
             c = sum(1 for i in range(p.n_rows, n) if not flags[i])
             rkey = tuple(_code(v) for v in values[:r])
             ckey = tuple(_code(v) for v in values[p.n_rows : p.n_rows + c])
-            out[(rkey, ckey)] = [_number(a) for a in aggs]
+            numbers = zip(aggs, p.measures, strict=True)
+            out[(rkey, ckey)] = [_number(a, m.decimals) for a, m in numbers]
     return out
 
 
@@ -298,12 +299,14 @@ def _code(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _number(value: Any) -> int | float:
+def _number(value: Any, decimals: int) -> int | float:
+    """A count as an int, a sum as a float to its measure's decimals. PostgreSQL's SUM of
+    counts is numeric (a Decimal): the same 398 must not read 398.0 there."""
     if value is None:
         return 0
-    if isinstance(value, Decimal | float):
-        return float(round(Decimal(str(value)), 2))
-    return int(value)
+    if decimals == 0:
+        return round(value)
+    return float(round(Decimal(str(value)), decimals))
 
 
 # --- the table ---------------------------------------------------------------------------
