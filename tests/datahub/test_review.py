@@ -158,3 +158,13 @@ def test_list_and_detail_cost_the_same_for_one_pair_and_for_many() -> None:
     ]
     assert after == before
     assert len(admin.get(API, {"limit": 30}).json()["items"]) == 30
+
+
+def test_the_person_page_links_the_pairs_waiting_for_review() -> None:
+    pair = held_pair()
+    page = client_for("grid").get(f"/persons/{pair.person_id}/").content.decode()
+    assert "data-pending-pairs" in page and f"/hub/reviews/{pair.pk}/" in page
+    # decided pairs are no longer waiting
+    client_for("grid").post(f"/hub/reviews/{pair.pk}/distinct/")
+    page = client_for("grid").get(f"/persons/{pair.person_id}/").content.decode()
+    assert f"/hub/reviews/{pair.pk}/" not in page

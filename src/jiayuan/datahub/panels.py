@@ -18,10 +18,10 @@ from django.template.loader import render_to_string
 
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
-from jiayuan.core.scoping import path_allowed
+from jiayuan.core.scoping import path_allowed, scope_q
 from jiayuan.people.panels import register_person_panel
 
-from .models import FieldChange, FieldValue, Source
+from .models import FieldChange, FieldValue, ReviewPair, ReviewStatus, Source
 from .provenance import PERSON, PERSON_FIELDS
 
 PANEL_NAME = "数据来源"
@@ -38,7 +38,12 @@ def render_source_panel(request: HttpRequest, person: Any) -> str:
             "field", "-current", "-rank", "-as_of"
         )
     )
-    if not values:
+    pairs = list(
+        ReviewPair.objects.filter(scope_q(user), person_id=person.pk, status=ReviewStatus.PENDING)
+        .order_by("-score", "pk")
+        .values("pk", "score", "line", "run_id")[:5]
+    )
+    if not values and not pairs:
         return ""
     history = list(
         FieldChange.objects.filter(entity=PERSON, object_id=person.pk).order_by("-at", "-id")[
@@ -82,7 +87,9 @@ def render_source_panel(request: HttpRequest, person: Any) -> str:
         .order_by("-at", "-id")
         .values("at", "actor_name", "note")[:5]
     )
-    context = {"person": person, "fields": fields, "history": history, "edits": edits}
+    context = {
+        "person": person, "fields": fields, "history": history, "edits": edits, "pairs": pairs,
+    }  # fmt: skip
     return render_to_string("datahub/panel.html", context, request=request)
 
 
