@@ -213,3 +213,43 @@ def test_the_hub_lists_cost_the_same_for_few_rows_and_many(
     assert len(admin.get(f"{BASE}/runs/{last}/rejects?limit=100").json()["items"]) == 12
     assert len(admin.get(f"{BASE}/sources").json()) >= 14
     assert after == before
+
+
+def test_a_large_upload_is_imported_by_a_worker(
+    tmp_path: Path, target: DictTarget, make_stream: Any, client_as: Any, monkeypatch: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    # given uploads over 100 bytes go to the worker (run here by Huey's immediate mode)
+    from huey.contrib.djhuey import HUEY
+
+    make_stream()
+    monkeypatch.setattr(uploads, "INLINE_BYTES", 100)
+    monkeypatch.setattr(HUEY, "immediate", True)
+    admin = client_as("admin")
+    data = csv_bytes(tmp_path, person_rows(30))
+
+    # when a file is uploaded, the answer comes before the import
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = upload(admin, "test-huji", "big.csv", data)
+    assert response.status_code == 202
+    run = response.json()
+    assert (run["status"], run["read"], run["file_name"]) == ("running", 0, "big.csv")
+    for callback in callbacks:
+        callback()
+
+    # then the worker imports it into the same run
+    assert len(callbacks) == 1
+    done = admin.get(f"{BASE}/runs/{run['id']}").json()
+    assert done["status"] == "succeeded"
+    assert done["report"] == "read 30, inserted 30, updated 0, unchanged 0, rejected 0"
+    assert ImportRun.objects.count() == 1
+
+
+def test_a_large_broken_file_is_refused_at_once(
+    target: DictTarget, make_stream: Any, client_as: Any, monkeypatch: Any
+) -> None:
+    make_stream(kind="xlsx")
+    monkeypatch.setattr(uploads, "INLINE_BYTES", 10)
+    response = upload(client_as("admin"), "test-huji", "a.xlsx", b"PK\x03\x04" + b"x" * 500)
+    assert response.status_code == 422
+    assert not ImportRun.objects.exists()

@@ -121,7 +121,7 @@ def list_sources(request: HttpRequest) -> list[Source]:
     return list(Source.objects.prefetch_related(Prefetch("streams", queryset=streams)))
 
 
-@router.post("/hub/sources/{code}/runs", response=responses(RunOut, 201))
+@router.post("/hub/sources/{code}/runs", response={202: RunOut, **responses(RunOut, 201)})
 def start_run(
     request: HttpRequest,
     code: str,
@@ -130,8 +130,9 @@ def start_run(
     as_of: Form[str] = "",
 ) -> Status[ImportRun]:
     """Import an uploaded file (multipart ``file``; ``stream`` when the source has
-    several; ``as_of`` the date the data speaks for, default today). The run report
-    comes back when the import is done."""
+    several; ``as_of`` the date the data speaks for, default today). A file up to 4 MB
+    is imported in the request (201, the run report); a larger one by a worker (202, the
+    run still ``running``: read ``GET /hub/runs/{id}`` until it is done)."""
     user = acting_user(request)
     uploads.require_import(user)
     source = get_source(code)
@@ -147,7 +148,8 @@ def start_run(
         source, stream, file.chunks(), file.name or "upload", file.size,
         actor=user, trigger="api", as_of=day,
     )  # fmt: skip
-    return Status(201, _runs().get(pk=run.pk))
+    run = _runs().get(pk=run.pk)
+    return Status(202 if run.status == RunStatus.RUNNING else 201, run)
 
 
 @router.get("/hub/runs", response=responses(Page[RunOut]))

@@ -184,7 +184,7 @@ def context_for(run: ImportRun, actor: Any = None) -> Context:
     )
 
 
-def _check_stream(stream: Stream) -> tuple[imports.Target, Mapping]:
+def check_stream(stream: Stream) -> tuple[imports.Target, Mapping]:
     if stream.paused_reason:
         raise StreamPaused(
             f"数据流 {stream} 已暂停：{stream.paused_reason}。调整映射后请恢复数据流再导入",
@@ -207,7 +207,7 @@ def run(
 ) -> ImportRun:
     """Import the file at ``path`` into ``stream`` (see the module's docstring)."""
     path = Path(path)
-    target, mapping = _check_stream(stream)
+    target, mapping = check_stream(stream)
     conn = connector(stream.source, stream, path)
     with stream_lock(stream):
         sha = file_sha256(path)
@@ -223,7 +223,14 @@ def run(
             .order_by("-pk")
             .first()
         )
-        table = conn.open(dict(stream.state or {}))  # a file that cannot be read: no run
+        try:
+            table = conn.open(dict(stream.state or {}))  # a file that cannot be read: no run
+        except BilingualError as exc:
+            if previous is not None:  # written when the file arrived (a queued import)
+                ImportRun.objects.filter(pk=previous.pk).update(
+                    status=RunStatus.FAILED, error=exc.message[:2000], finished_at=timezone.now()
+                )
+            raise
         if previous is not None:
             the_run = previous
             ImportRun.objects.filter(pk=the_run.pk).update(
@@ -262,7 +269,7 @@ def sync(stream: Stream, *, actor: Any = None, trigger: str = "schedule") -> lis
 
 
 def _cursor_run(stream: Stream, conn: Connector, *, actor: Any, trigger: str) -> ImportRun:
-    target, mapping = _check_stream(stream)
+    target, mapping = check_stream(stream)
     with stream_lock(stream):
         stream.refresh_from_db(fields=["state"])
         table = conn.open(dict(stream.state or {}))

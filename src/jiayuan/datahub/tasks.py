@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from jiayuan.core.errors import BilingualError
 
@@ -58,6 +58,22 @@ def run_due(now: dt.datetime | None = None) -> list[ImportRun]:
             except BilingualError as exc:  # paused, busy, unreachable: try again next time
                 log.warning("scheduled import of %s failed: %s", stream, exc.message)
     return done
+
+
+@db_task()
+def import_stored(run_id: int) -> dict[str, Any]:
+    """Import an uploaded file too large for its request (see ``uploads.queue_import``):
+    the engine resumes the run written when the file arrived."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    run = ImportRun.objects.select_related("stream__source", "actor").get(pk=run_id)
+    path = Path(settings.VAR_DIR) / run.stored_file
+    done = engine.run(
+        run.stream, path, actor=run.actor, trigger=run.trigger, file_name=run.file_name
+    )
+    return {"run": done.pk, "status": done.status, "report": done.report_line()}
 
 
 @db_periodic_task(crontab(minute="*/5"))

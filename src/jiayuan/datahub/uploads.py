@@ -31,6 +31,8 @@ from . import engine
 from .models import ImportRun, RejectedRow, Source, SourceKind, Stream
 
 MAX_UPLOAD = int(getattr(settings, "HUB_MAX_UPLOAD", 50 * 1024 * 1024))
+#: larger uploads are imported by a worker (the request answers at once with the run)
+INLINE_BYTES = int(getattr(settings, "HUB_INLINE_BYTES", 4 * 1024 * 1024))
 SUFFIXES = {
     SourceKind.CSV: (".csv", ".txt"),
     SourceKind.XLSX: (".xlsx", ".xlsm"),
@@ -136,9 +138,51 @@ def import_upload(
             field="file",
         )
     path, stored = store_upload(chunks, name, size)
-    return engine.run(
-        stream, path, actor=actor, trigger=trigger, as_of=as_of, file_name=name, stored_file=stored
+    if path.stat().st_size <= INLINE_BYTES:
+        return engine.run(
+            stream, path, actor=actor, trigger=trigger, as_of=as_of, file_name=name,
+            stored_file=stored,
+        )  # fmt: skip
+    return queue_import(stream, path, stored, name, actor=actor, trigger=trigger, as_of=as_of)
+
+
+def queue_import(
+    stream: Stream,
+    path: Path,
+    stored: str,
+    name: str,
+    *,
+    actor: Any,
+    trigger: str,
+    as_of: dt.date | None,
+) -> ImportRun:
+    """A large file: its run is written now (status running, nothing read) and a worker
+    imports it — the engine resumes the unfinished run of the same file, from row 0.
+    A worker that dies leaves the run unfinished; the next upload of the file resumes
+    it where the last committed batch ended."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .tasks import import_stored
+
+    engine.check_stream(stream)
+    from .connectors import connector
+
+    connector(stream.source, stream, path).check()  # a broken file answers now, not later
+    sha = engine.file_sha256(path)
+    run = (
+        ImportRun.objects.filter(stream=stream, file_sha256=sha, status__in=engine.UNFINISHED)
+        .order_by("-pk")
+        .first()
     )
+    if run is None:
+        run = ImportRun.objects.create(
+            stream=stream, trigger=trigger, actor=actor if getattr(actor, "pk", None) else None,
+            file_name=name[:255], file_sha256=sha, stored_file=stored[:255],
+            as_of=as_of or timezone.localdate(),
+        )  # fmt: skip
+    transaction.on_commit(lambda: import_stored(run.pk))
+    return run
 
 
 # --- 问题数据: the rejected rows of a run as a workbook --------------------------------------
