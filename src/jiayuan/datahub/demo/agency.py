@@ -183,7 +183,8 @@ def _gongan_values(r: Resident, rng: random.Random) -> dict[str, Any]:
 
 def _gongan(snap: Snapshot, rng: random.Random, size: int) -> AgencyFile:
     """公安's export of the first community: its residents ordered by household, with
-    newborns, deaths, typos, 15-digit numbers, bad check characters and duplicates."""
+    newborns, deaths, 15-digit numbers, bad check characters, impossible birth dates and
+    duplicates."""
     first = snap.communities[0][0]
     people = snap.in_community(first)
     chosen = sorted(rng.sample(people, min(size, len(people))), key=_household_order)
@@ -242,7 +243,9 @@ def _newborns(
         for r in chosen
         if r.relation == Relation.HEAD and r.alive and 22 <= _age(r) <= 45 and r.household
     ]
-    heads = rng.sample(heads, min(n, len(heads)))
+    if len(heads) < n:
+        raise LookupError(f"only {len(heads)} young households for {n} newborns")
+    heads = rng.sample(heads, n)
     taken = {r.id_number for r in snap.residents}
     out = []
     for head in heads:
@@ -268,7 +271,7 @@ def _fresh_id(rng: random.Random, birth: dt.date, gender: str, taken: set[str]) 
         number = idnumber.build(WENSHANG, birth, rng.randint(0, 99), gender)
         if number in taken:
             continue
-        # nobody anywhere in the county holds it (the snapshot covers one street)
+        # nobody anywhere in the county holds it (the snapshot covers one community)
         if not Person.objects.filter(id_number_index=pii.blind_index(number, purpose="id")):
             taken.add(number)
             return number
