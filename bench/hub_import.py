@@ -112,6 +112,38 @@ def copy_rate(path: Path, url: str) -> dict[str, float]:
     return {"rows": float(count), **t}
 
 
+def kill_midway(path: Path, url: str) -> tuple[int, int]:
+    """``jiayuan hub import`` in a child process, killed (SIGKILL) once a few batches are
+    committed; returns the id of the run it left unfinished and the rows it committed."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from jiayuan.datahub import sources
+    from jiayuan.datahub.models import ImportRun
+
+    sources.sync()
+    env = {**os.environ, "JIAYUAN_DATABASE_URL": url}
+    command = [sys.executable, "-m", "jiayuan.cli", "hub", "import", "gongan-huji", str(path)]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    position = 0
+    while time.monotonic() < deadline and child.poll() is None:
+        run = ImportRun.objects.order_by("-pk").first()
+        position = run.position if run is not None else 0
+        if position >= 4000:
+            break
+        time.sleep(0.2)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    run = ImportRun.objects.order_by("-pk").first()
+    if run is None:
+        raise SystemExit("the child `jiayuan hub import` never started its run")
+    print(f"killed `jiayuan hub import` at row {run.position:,}: run {run.pk} left {run.status}")
+    return run.pk, run.position
+
+
 def hub_run(path: Path) -> tuple[Any, dict[str, float]]:
     from jiayuan.datahub import engine, sources
     from jiayuan.datahub.models import Stream
@@ -128,6 +160,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--profile", default="", help="write a cProfile of the import here")
+    parser.add_argument(
+        "--kill", action="store_true",
+        help="first run `jiayuan hub import` in a child process, SIGKILL it after its first "
+        "committed batches, and check that the import then resumes that run exactly",
+    )  # fmt: skip
     args = parser.parse_args()
 
     import os
@@ -157,6 +194,7 @@ def main() -> None:
         print(f"raw COPY:   {copy['rows']:,.0f} rows in {copy['wall']:.2f} s "
               f"= {copy_per_s:,.0f} rows/s")  # fmt: skip
 
+        killed = kill_midway(path, url) if args.kill else None
         if args.profile:
             import cProfile
 
@@ -166,13 +204,19 @@ def main() -> None:
         if args.profile:
             profiler.disable()
             profiler.dump_stats(args.profile)
-        hub_per_s = run.read / t["wall"]
-        print(f"data hub:   {run.report_line()} (run {run.pk}, {run.status}) in {t['wall']:.2f} s "
-              f"(CPU {t['cpu']:.1f} s) = {hub_per_s:,.0f} rows/s")  # fmt: skip
+        resumed_at = killed[1] if killed else 0
+        hub_per_s = (run.read - resumed_at) / t["wall"]
+        print(f"data hub:   {run.report_line()} (run {run.pk}, {run.status}, from row "
+              f"{resumed_at:,}) in {t['wall']:.2f} s (CPU {t['cpu']:.1f} s) = "
+              f"{hub_per_s:,.0f} rows/s")  # fmt: skip
         if run.error:
             print(f"  error: {run.error}")
         added = Person.objects.count() - before
         print(f"  persons added: {added:,} (distinct ID numbers in the file: {expected:,})")
+        if killed is not None:
+            same = "the same run" if killed[0] == run.pk else f"ANOTHER run than {killed[0]}"
+            exact = "exactly once" if added == expected else "NOT exactly once"
+            print(f"  after the kill: {same} resumed, every person {exact}")
 
         again, t2 = hub_run(path)
         print(f"same file:  {again.report_line()} in {t2['wall']:.3f} s (by its SHA-256)")
