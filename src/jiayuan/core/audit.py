@@ -30,6 +30,8 @@ ROW_FIELDS = (
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, str):  # choices (str enums) are written as their text already
+        return value
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal | uuid.UUID):

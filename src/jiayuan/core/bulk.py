@@ -143,7 +143,13 @@ def _preparer(field: models.Field[Any, Any], connection: Any) -> Callable[[Any],
                 return generic(value)
             if value is last[0]:
                 return last[1]
-            prepared = str(value.astimezone(dt.UTC).replace(tzinfo=None)) if sqlite else value
+            prepared: Any
+            if not sqlite:
+                prepared = value
+            elif value.tzinfo is dt.UTC:  # timezone.now(): already UTC
+                prepared = str(value.replace(tzinfo=None))
+            else:
+                prepared = str(value.astimezone(dt.UTC).replace(tzinfo=None))
             last[0], last[1] = value, prepared
             return prepared
 
@@ -152,7 +158,7 @@ def _preparer(field: models.Field[Any, Any], connection: Any) -> Callable[[Any],
         # what the SQLite backend's adapt_json_value does, minus three layers of calls
         def json_text(value: Any) -> Any:
             if type(value) is dict or type(value) is list:
-                return json.dumps(value)
+                return _json(value) if value else ("{}" if type(value) is dict else "[]")
             return generic(value)
 
         return json_text
@@ -165,6 +171,150 @@ def _preparer(field: models.Field[Any, Any], connection: Any) -> Callable[[Any],
 
         return date
     return generic
+
+
+# --- building instances ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Slot:
+    """How :func:`build` fills one concrete field of a new instance."""
+
+    name: str
+    attname: str
+    default: Callable[[], Any]  # the field's own default (``Field._get_default``)
+    now: bool  # the default is ``timezone.now``
+    related: tuple[str, str] | None  # (local attname, remote attname) of a foreign key
+
+
+@cache
+def _slots(model: type[models.Model]) -> tuple[_Slot, ...] | None:
+    """The fields :func:`build` fills, or ``None`` when ``model`` needs its own
+    ``__init__`` (init signals, custom descriptors, one-to-one caches, composite keys)."""
+    if model.__init__ is not models.Model.__init__:
+        return None
+    if models.signals.pre_init.has_listeners(model) or models.signals.post_init.has_listeners(
+        model
+    ):
+        return None
+    from django.conf import settings
+    from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+    from django.db.models.query_utils import DeferredAttribute
+
+    if settings.DATABASE_ROUTERS:  # the relation descriptors ask the routers
+        return None
+    slots = []
+    for f in model._meta.concrete_fields:
+        if f.generated:
+            return None
+        related = None
+        if f.is_relation:
+            if not isinstance(f, models.ForeignKey) or isinstance(f, models.OneToOneField):
+                return None
+            if getattr(type(f), "descriptor_class", None) is not ForeignKeyDeferredAttribute:
+                return None
+            if len(f.related_fields) != 1:
+                return None
+            lh, rh = f.related_fields[0]
+            related = (lh.attname, rh.attname)
+            default = f.get_default  # a related instance as default gives its key
+        else:
+            if getattr(type(f), "descriptor_class", None) is not DeferredAttribute:
+                return None
+            default = f._get_default  # type: ignore[attr-defined]
+        slots.append(
+            _Slot(
+                name=f.name,
+                attname=f.attname,
+                default=default,
+                now=f.default is timezone.now,
+                related=related,
+            )
+        )
+    return tuple(slots)
+
+
+def build(model: type[M], /, now: dt.datetime | None = None, **values: Any) -> M:
+    """``model(**values)`` without the generic constructor's per-field work, for the
+    bulk path's hundreds of thousands of new rows: the same instance (values by field
+    name or attname, a related instance cached as its descriptor caches it, defaults
+    from the fields), built from a per-model plan. ``now``, when given, is the value of
+    every field whose default is ``timezone.now`` (one moment for the whole batch, as
+    :func:`insert` stamps ``auto_now``). Models the plan cannot hold (init signals,
+    one-to-one fields, routers, custom descriptors) go through ``model(**values)``."""
+    slots = _slots(model)
+    if slots is None:
+        return model(**values)
+    obj = model.__new__(model)
+    state = obj._state = models.base.ModelState()
+    data = obj.__dict__
+    used = 0
+    for slot in slots:
+        if slot.related is not None:
+            related = values.get(slot.name, _MISSING)
+            if related is not _MISSING:
+                used += 1
+                local, remote = slot.related
+                if related is None:
+                    data[local] = None
+                else:
+                    if not isinstance(related, _target(model, slot.name)):
+                        return model(**values)  # Django's own error for a wrong type
+                    # what the forward descriptor does: both ends get the database
+                    if state.db is None:
+                        state.db = related._state.db or router.db_for_write(model)
+                    if related._state.db is None:
+                        related._state.db = state.db
+                    data[local] = getattr(related, remote)
+                state.fields_cache[slot.name] = related
+                continue
+        value = values.get(slot.attname, _MISSING)
+        if value is _MISSING:
+            value = now if slot.now and now is not None else slot.default()
+        else:
+            used += 1
+        data[slot.attname] = value
+    if used < len(values):  # properties and the like, set as __init__ sets them
+        known = {s.attname for s in slots} | {s.name for s in slots if s.related}
+        for name, value in values.items():
+            if name in known:
+                continue
+            if name not in model._meta._property_names:  # type: ignore[attr-defined]
+                raise TypeError(f"{model.__name__}() got an unexpected keyword argument {name!r}")
+            setattr(obj, name, value)
+    return obj
+
+
+_MISSING = object()
+
+
+@cache
+def _target(model: type[models.Model], name: str) -> type[models.Model]:
+    """The concrete model the foreign key ``name`` of ``model`` points to."""
+    field = model._meta.get_field(name)
+    target: type[models.Model] = field.remote_field.model._meta.concrete_model  # type: ignore[union-attr, assignment]
+    return target
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps`` with its default arguments, minus its three Python layers: the C
+    encoder ``JSONEncoder.encode`` sets up on each call, set up once (same text; a
+    circular value, which no row holds, fails with RecursionError instead of
+    ValueError)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the C accelerator
+        return json.dumps
+    base = json.JSONEncoder()
+    chunks = make(
+        None, base.default, json.encoder.encode_basestring_ascii, None,
+        base.key_separator, base.item_separator, False, False, True,
+    )  # fmt: skip
+
+    def dumps(value: Any) -> str:
+        return "".join(chunks(value, 0))
+
+    return dumps
+
+
+_json = _json_encoder()
 
 
 def _writable(model: type[models.Model]) -> None:

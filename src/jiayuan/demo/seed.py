@@ -210,8 +210,8 @@ def write_world(
             "房屋",
             Dwelling,
             [
-                Dwelling(unit=areas[d.unit], number=d.number, floor=d.floor,
-                         floor_area=d.floor_area, use=d.use)
+                bulk.build(Dwelling, unit=areas[d.unit], number=d.number, floor=d.floor,
+                           floor_area=d.floor_area, use=d.use)
                 for d in world.dwellings
             ],
             audited,
@@ -221,7 +221,9 @@ def write_world(
             "家庭户",
             Household,
             [
-                Household(number=h.number, dwelling=dwellings[h.dwelling], area=areas[h.unit])
+                bulk.build(
+                    Household, number=h.number, dwelling=dwellings[h.dwelling], area=areas[h.unit]
+                )
                 for h in world.households
             ],
             audited,
@@ -244,7 +246,8 @@ def write_world(
             "居住记录",
             Residence,
             [
-                Residence(
+                bulk.build(
+                    Residence,
                     person=persons[i],
                     dwelling=dwellings[s.dwelling],
                     household=households[s.household],
@@ -264,8 +267,9 @@ def write_world(
             "个人标签",
             PersonTag,
             [
-                PersonTag(person=persons[t.owner], tag=tags[t.tag], attributes=t.attributes,
-                          valid_from=t.valid_from, source=t.source, evidence=t.evidence)
+                bulk.build(PersonTag, person=persons[t.owner], tag=tags[t.tag],
+                           attributes=t.attributes, valid_from=t.valid_from, source=t.source,
+                           evidence=t.evidence)
                 for t in world.person_tags
             ],
             audited,
@@ -410,7 +414,8 @@ def _write_persons(
     objs = []
     with p.stage("加密身份证号", len(world.persons)) as advance:
         for s in world.persons:
-            person = Person(
+            person = bulk.build(
+                Person,
                 name=s.name,
                 birth_date=s.birth_date,
                 gender=s.gender,

@@ -37,6 +37,7 @@ def seed_policies(seed: int, day: dt.date | None = None) -> dict[str, Any]:
     fresh = _showcase_grid()
     rng = random.Random(f"policies-{seed}")  # noqa: S311 - demo data, not secrets
     rows: list[ReceivedBenefit] = []
+    now = timezone.now()  # one moment recorded for the whole import
     for policy in Policy.objects.filter(enabled=True).order_by("code"):
         if not policy.active_on(day):
             continue
@@ -47,9 +48,9 @@ def seed_policies(seed: int, day: dt.date | None = None) -> dict[str, Any]:
             if rng.random() < share and not (fresh and path.startswith(fresh)):
                 since = day - dt.timedelta(days=rng.randint(30, 2000))
                 rows.append(
-                    ReceivedBenefit(
-                        person_id=pk, policy=policy, area_path=path, since=since,
-                        source=BenefitSource.IMPORT,
+                    bulk.build(
+                        ReceivedBenefit, now=now, person_id=pk, policy=policy,
+                        area_path=path, since=since, source=BenefitSource.IMPORT,
                     )
                 )  # fmt: skip
     bulk.insert(ReceivedBenefit, rows)  # as imported from each bureau: no audit entry each

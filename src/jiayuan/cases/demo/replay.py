@@ -21,6 +21,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from jiayuan.core import bulk
 from jiayuan.core.calendar import WorkClock
 from jiayuan.core.geo import distance_m
 from jiayuan.org.choices import AreaKind
@@ -133,7 +134,9 @@ class Replay:
         level = category.default_level
         owner = self.owner_for(plan.grid, level)
         description = plan.description.strip()
-        case = Case(
+        # the shared bulk path's constructor: Case(...) without its per-field work
+        case = bulk.build(
+            Case,
             number=self.number(timezone.localdate(now)),
             channel=plan.channel,
             category=category,
