@@ -185,12 +185,15 @@ def settle(
     history: list[tuple[Any, ...]] = []
     result = Settled()
     source = origin.source_id
+    ranks: dict[str, int] = {}
     for claim in claims:
         if claim.value == "":
             continue
         key = (claim.object_id, claim.field)
         group = stored.get(key)
-        rank = origin.rank_of(claim.field)
+        rank = ranks.get(claim.field)
+        if rank is None:
+            rank = ranks[claim.field] = origin.rank_of(claim.field)
         if group is None:  # the first value of this field: it is held, nothing to compare
             fv = Stored(None, claim.object_id, claim.field, source, claim.value, rank,
                         origin.as_of, origin.run_id, True, now)  # fmt: skip
