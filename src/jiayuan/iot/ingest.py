@@ -31,11 +31,11 @@ import logging
 import os
 import time
 import uuid
-import weakref
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -50,6 +50,7 @@ MESSAGE_KINDS = frozenset(MessageKind.values)
 # Likewise plain strings for the statuses read once per message.
 DECOMMISSIONED = str(DeviceStatus.DECOMMISSIONED.value)
 OFFLINE = str(DeviceStatus.OFFLINE.value)
+ONLINE = str(DeviceStatus.ONLINE.value)
 
 log = logging.getLogger("jiayuan.iot.ingest")
 
@@ -187,6 +188,25 @@ def _text(raw: Any) -> str:
     return json.dumps(raw, ensure_ascii=False, default=str)
 
 
+def _loads(raw: bytes | str) -> Any:
+    """``json.loads``, by orjson (a few times faster, and the hot path parses every
+    message); what orjson refuses and the standard library takes (``NaN``, integers past
+    64 bits) is read as before."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
+def _dumps(data: Any) -> str:
+    """The payload as JSON text for the database (orjson; the standard library for what
+    orjson cannot write, such as integers past 64 bits)."""
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False)
+
+
 def _parse_ts(raw: Any, now: dt.datetime) -> dt.datetime:
     if isinstance(raw, bool) or raw is None:
         raise _Refused("缺少或无效的时间戳 ts / missing or invalid ts")
@@ -225,7 +245,7 @@ def _validate(
     body = item.get("body")
     if isinstance(body, bytes | str):
         try:
-            body = json.loads(body)
+            body = _loads(body)
         except (ValueError, UnicodeDecodeError):
             return device, "不是合法的 JSON / not valid JSON"
     if not isinstance(body, dict):
@@ -247,6 +267,94 @@ def _validate(
     return device, _Valid(0, device, kind, message_id, device_ts, data)
 
 
+@dataclass
+class Prepared:
+    """A batch read and checked, not yet written (:func:`prepare`, then :func:`commit`)."""
+
+    source: str
+    now: dt.datetime
+    result: IngestResult
+    valid: list[_Valid]
+    dead: list[DeadLetter]
+    # Which devices' liveness to write (:func:`_liveness_rows`) and, on PostgreSQL, the
+    # rows to insert as one JSON array (:func:`_rows_json`): built here, so the thread
+    # that holds the transaction only sends them.
+    liveness: list[tuple[int, dt.datetime, int | None]] = field(default_factory=list)
+    rows_json: str = ""
+
+
+def prepare(
+    messages: list[dict[str, Any]], *, source: str, now: dt.datetime | None = None
+) -> Prepared:
+    """Parse and validate a batch against its devices (one query), outside any
+    transaction: refused items become dead letters (written by :func:`commit`), repeats of
+    a ``(device, message_id)`` inside the batch count as duplicates.
+
+    ``jiayuan ingest`` prepares the next batch while the previous one commits; nothing
+    here decides what the commit must decide from the rows as they are then (whether a
+    device was offline is read by the liveness update itself)."""
+    if source not in IngestSource.values:
+        raise ValueError(f"unknown ingest source {source!r}")
+    now = now or timezone.now()
+    result = IngestResult(received=len(messages))
+    valid: list[_Valid] = []
+    dead: list[DeadLetter] = []
+    if not messages:
+        return Prepared(source, now, result, valid, dead)
+    serials = {str(m.get("serial") or "") for m in messages} - {""}
+    devices = device_refs(serials)
+    seen: set[tuple[int, str]] = set()
+    for index, item in enumerate(messages):
+        device, outcome = _validate(item, devices, now)
+        if isinstance(outcome, str):
+            result.rejected.append(Rejected(index, outcome))
+            dead.append(_dead_letter(item, source, outcome, device, now))
+            continue
+        key = (outcome.device.pk, outcome.message_id)
+        if key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        outcome.index = index
+        valid.append(outcome)
+    rows_json = _rows_json(valid) if valid and connection.vendor == "postgresql" else ""
+    return Prepared(source, now, result, valid, dead, _liveness_rows(valid, now), rows_json)
+
+
+def commit(prepared: Prepared, *, cases_in_batch: bool = False) -> IngestResult:
+    """Write a prepared batch in one transaction: dead letters, new messages, device
+    liveness, rule state and alarms (see :func:`ingest_batch`)."""
+    result, valid, now = prepared.result, prepared.valid, prepared.now
+    if not result.received:
+        return result
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            new = _write_postgresql(prepared)
+        else:
+            if prepared.dead:
+                store_dead_letters(prepared.dead)
+            new = _insert(valid, now)
+            if prepared.liveness:
+                _touch_sqlite(prepared.liveness, now)
+        result.stored = len(new)
+        result.duplicates += len(valid) - len(new)
+        engine: EngineResult = evaluate(
+            [Stored(v.device, v.kind, v.device_ts, now, v.data, v.message_id) for v in new],
+            now=now,
+            cases_in_batch=cases_in_batch,
+        )
+        if _TEST_DELAY_S:
+            log.warning(
+                "holding batch of %d for %.1fs before commit", result.received, _TEST_DELAY_S
+            )
+            time.sleep(_TEST_DELAY_S)
+    result.alarms_raised = engine.raised
+    result.alarms_cleared = engine.cleared
+    result.alarms_repeated = engine.repeated
+    result.cases = engine.cases
+    return result
+
+
 def ingest_batch(
     messages: list[dict[str, Any]],
     *,
@@ -264,50 +372,7 @@ def ingest_batch(
     New alarms' cases are opened by a job the commit enqueues; ``cases_in_batch`` opens
     them in the batch instead, so that they commit with their alarms and the result
     names them (HTTP: one device's request, whose answer reports the cases)."""
-    if source not in IngestSource.values:
-        raise ValueError(f"unknown ingest source {source!r}")
-    now = now or timezone.now()
-    result = IngestResult(received=len(messages))
-    if not messages:
-        return result
-    serials = {str(m.get("serial") or "") for m in messages} - {""}
-    devices = device_refs(serials)
-    valid: list[_Valid] = []
-    dead: list[DeadLetter] = []
-    seen: set[tuple[int, str]] = set()
-    for index, item in enumerate(messages):
-        device, outcome = _validate(item, devices, now)
-        if isinstance(outcome, str):
-            result.rejected.append(Rejected(index, outcome))
-            dead.append(_dead_letter(item, source, outcome, device, now))
-            continue
-        key = (outcome.device.pk, outcome.message_id)
-        if key in seen:
-            result.duplicates += 1
-            continue
-        seen.add(key)
-        outcome.index = index
-        valid.append(outcome)
-    with transaction.atomic():
-        if dead:
-            store_dead_letters(dead)
-        new = _insert(valid, now)
-        result.stored = len(new)
-        result.duplicates += len(valid) - len(new)
-        _touch_devices(valid, now)
-        engine: EngineResult = evaluate(
-            [Stored(v.device, v.kind, v.device_ts, now, v.data, v.message_id) for v in new],
-            now=now,
-            cases_in_batch=cases_in_batch,
-        )
-        if _TEST_DELAY_S:
-            log.warning("holding batch of %d for %.1fs before commit", len(messages), _TEST_DELAY_S)
-            time.sleep(_TEST_DELAY_S)
-    result.alarms_raised = engine.raised
-    result.alarms_cleared = engine.cleared
-    result.alarms_repeated = engine.repeated
-    result.cases = engine.cases
-    return result
+    return commit(prepare(messages, source=source, now=now), cases_in_batch=cases_in_batch)
 
 
 def _dead_letter(
@@ -372,10 +437,6 @@ def store_dead_letters(rows: list[DeadLetter]) -> None:
             )
 
 
-# Database sessions (PostgreSQL connections) that already have the COPY scratch table.
-_SCRATCH_READY: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
 def dead_letter_raw(item: dict[str, Any], source: str, reason: str) -> DeadLetter:
     """Keep an item that could not be processed at all (its own transaction)."""
     refs = device_refs([str(item.get("serial") or "")])
@@ -386,88 +447,138 @@ def dead_letter_raw(item: dict[str, Any], source: str, reason: str) -> DeadLette
     return DeadLetter.objects.get(fingerprint=row.fingerprint)
 
 
-def _scratch_committed(session: Any) -> None:
-    # Still inside an atomic block means the callback was run early (a test capturing
-    # commit callbacks inside its own transaction, rolled back later): the table may go.
-    if not connection.in_atomic_block:
-        _SCRATCH_READY.add(session)
-
-
 def _insert(valid: list[_Valid], now: dt.datetime) -> list[_Valid]:
-    """Insert the messages, skipping those already stored; returns the new ones.
+    """Insert the messages (SQLite), skipping those already stored; returns the new ones.
 
-    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL, SQLite ≥ 3.35) tells
-    exactly which rows were new, even when another ingest process stores the same
-    redelivered message at the same moment."""
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (SQLite ≥ 3.35) tells exactly which rows
+    were new, even when another ingest process stores the same redelivered message."""
     if not valid:
         return []
-    by_key = {(v.device.pk, v.message_id): v for v in valid}
     columns = "device_id, message_id, kind, device_ts, received_at, payload"
     table = Message._meta.db_table
     returned: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY into a per-session scratch table, then one INSERT … SELECT: the rows
-            # are encoded by the driver's C code instead of quoted one by one in Python.
-            raw = cursor.cursor
-            if connection.connection not in _SCRATCH_READY:
-                raw.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS iot_message_in (device_id bigint, "
-                    "message_id text, kind text, device_ts timestamptz, payload text) "
-                    "ON COMMIT DELETE ROWS"
-                )
-                # Known only once committed: a rolled-back batch takes the table with it.
-                session = connection.connection
-                transaction.on_commit(lambda: _scratch_committed(session))
-            with raw.copy("COPY iot_message_in FROM STDIN") as copy:
-                for v in valid:
-                    copy.write_row(
-                        (v.device.pk, v.message_id, v.kind, v.device_ts,
-                         json.dumps(v.data, ensure_ascii=False))
-                    )  # fmt: skip
-            raw.execute(
-                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - fixed names; values are parameters
-                "SELECT device_id, message_id, kind, device_ts, %s, payload::jsonb "
-                "FROM iot_message_in ON CONFLICT (device_id, message_id) DO NOTHING "
+        for start in range(0, len(valid), 500):
+            chunk = valid[start : start + 500]
+            rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for v in chunk:
+                params += [
+                    v.device.pk, v.message_id, v.kind, _db_ts(v.device_ts), _db_ts(now),
+                    _dumps(v.data),
+                ]  # fmt: skip
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {rows} "  # noqa: S608 - fixed names; values are parameters
+                "ON CONFLICT (device_id, message_id) DO NOTHING "
                 "RETURNING device_id, message_id",
-                [now],
+                params,
             )
-            returned = raw.fetchall()
-            if connection.savepoint_ids:
-                # A batch inside a longer transaction: empty it now, not at the commit.
-                raw.execute("DELETE FROM iot_message_in")
-        else:
-            for start in range(0, len(valid), 500):
-                chunk = valid[start : start + 500]
-                rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
-                params: list[Any] = []
-                for v in chunk:
-                    params += [
-                        v.device.pk, v.message_id, v.kind, _db_ts(v.device_ts), _db_ts(now),
-                        json.dumps(v.data, ensure_ascii=False),
-                    ]  # fmt: skip
-                cursor.execute(
-                    f"INSERT INTO {table} ({columns}) VALUES {rows} "  # noqa: S608 - as above
-                    "ON CONFLICT (device_id, message_id) DO NOTHING "
-                    "RETURNING device_id, message_id",
-                    params,
-                )
-                returned += cursor.fetchall()
+            returned += cursor.fetchall()
+    return _new_ones(valid, returned)
+
+
+def _new_ones(valid: list[_Valid], returned: list[tuple[Any, ...]]) -> list[_Valid]:
+    by_key = {(v.device.pk, v.message_id): v for v in valid}
     new = [by_key[(int(d), str(m))] for d, m in returned]
     new.sort(key=lambda v: v.index)
     return new
+
+
+def _rows_json(valid: list[_Valid]) -> str:
+    """The batch's rows as one JSON array ``[[device, message_id, kind, device_ts,
+    data], …]``: one C call (orjson) instead of quoting or copying row by row, and the
+    payloads reach PostgreSQL already as JSON."""
+    rows = [[v.device.pk, v.message_id, v.kind, v.device_ts, v.data] for v in valid]
+    try:
+        return orjson.dumps(rows).decode()
+    except TypeError:
+        return json.dumps(rows, ensure_ascii=False, default=_iso)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+_INSERT_PG = (
+    f"INSERT INTO {Message._meta.db_table} "  # noqa: S608 - fixed names; values are parameters
+    "(device_id, message_id, kind, device_ts, received_at, payload) "
+    "SELECT (r->>0)::bigint, r->>1, r->>2, (r->>3)::timestamptz, %s, r->4 "
+    "FROM jsonb_array_elements(%s::jsonb) AS r "
+    "ON CONFLICT (device_id, message_id) DO NOTHING RETURNING device_id, message_id"
+)
+_BACK_ONLINE_PG = (
+    f"UPDATE {Device._meta.db_table} SET status = %s "  # noqa: S608 - fixed names
+    "WHERE id = ANY(%s) AND status = %s RETURNING id"
+)
+_LIVENESS_PG = (
+    f"UPDATE {Device._meta.db_table} AS d SET "  # noqa: S608 - fixed names; values are parameters
+    "last_seen_at = GREATEST(COALESCE(d.last_seen_at, %s), %s), "
+    "last_device_ts = GREATEST(COALESCE(d.last_device_ts, v.ts), v.ts), "
+    "battery = COALESCE(v.battery, d.battery) "
+    "FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[]) AS v(id, ts, battery) "
+    "WHERE d.id = v.id"
+)
+
+
+def _write_postgresql(prepared: Prepared) -> list[_Valid]:
+    """Dead letters, new messages and liveness in one round trip (psycopg's pipeline
+    mode: the statements are sent together and run in order, in the batch's transaction);
+    returns the messages that were new.
+
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` tells exactly which rows were
+    new, even when another ingest process stores the same redelivered message at the
+    same moment. A device comes back online by its own ``UPDATE … RETURNING``, whose
+    ``WHERE`` is checked again on the newest row version, so whether it was offline is
+    what the database said as the batch committed — not what was read when the batch
+    was prepared (the offline job may have marked it since, or an earlier batch brought
+    it back). The engine's offline-back rule reads that answer from the devices' refs."""
+    valid, now, rows = prepared.valid, prepared.now, prepared.liveness
+    connection.ensure_connection()
+    raw = connection.connection
+    returned: list[tuple[Any, ...]] = []
+    back: set[int] = set()
+    with pg_cursor() as insert, pg_cursor() as online, pg_cursor() as seen:
+        with raw.pipeline():
+            if prepared.dead:
+                store_dead_letters(prepared.dead)
+            if valid:
+                insert.execute(_INSERT_PG, [now, prepared.rows_json or _rows_json(valid)])
+            if rows:
+                ids = [r[0] for r in rows]
+                online.execute(_BACK_ONLINE_PG, [ONLINE, ids, OFFLINE])
+                seen.execute(
+                    _LIVENESS_PG, [now, now, ids, [r[1] for r in rows], [r[2] for r in rows]]
+                )
+        if valid:
+            returned = insert.fetchall()
+        if rows:
+            back = {row[0] for row in online.fetchall()}
+    _mark_back_online(valid, back)
+    return _new_ones(valid, returned)
+
+
+def _mark_back_online(valid: Sequence[_Valid], back: set[int]) -> None:
+    for v in valid:
+        if v.device.pk in back:
+            v.device.status = OFFLINE
+        elif v.device.status == OFFLINE:
+            v.device.status = ONLINE
 
 
 def _db_ts(value: dt.datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _touch_devices(valid: Iterable[_Valid], now: dt.datetime) -> None:
-    """Mark devices as seen (throttled), back online, and their latest battery level.
+def _liveness_rows(
+    valid: Sequence[_Valid], now: dt.datetime
+) -> list[tuple[int, dt.datetime, int | None]]:
+    """Which devices to mark as seen (throttled), back online, and their latest battery
+    level: ``(device, newest device time, battery or None)``.
 
     Redelivered duplicates count as a sign of life too. Battery comes from the message
-    with the newest device time, so a late message never sets an old level. Times only
-    move forward (``GREATEST``), whatever order concurrent ingest processes commit in."""
+    with the newest device time, so a late message never sets an old level."""
     newest: dict[int, _Valid] = {}
     battery: dict[int, tuple[dt.datetime, int]] = {}
     for v in valid:
@@ -493,12 +604,25 @@ def _touch_devices(valid: Iterable[_Valid], now: dt.datetime) -> None:
             or device.status == OFFLINE
         ):
             rows.append((pk, v.device_ts, level))
+    return rows
+
+
+def _touch_devices(valid: Sequence[_Valid], now: dt.datetime) -> None:
+    """Write the liveness of ``valid``'s devices by itself (a batch on PostgreSQL sends
+    it with its messages, in :func:`_write_postgresql`). Times only move forward,
+    whatever order concurrent ingest processes commit in."""
+    rows = _liveness_rows(valid, now)
     if not rows:
         return
-    if connection.vendor == "postgresql":
-        _touch_postgresql(rows, now)
+    if connection.vendor != "postgresql":
+        _touch_sqlite(rows, now)
         return
-    _touch_sqlite(rows, now)
+    ids = [r[0] for r in rows]
+    with pg_cursor() as cursor:
+        cursor.execute(_BACK_ONLINE_PG, [ONLINE, ids, OFFLINE])
+        back = {row[0] for row in cursor.fetchall()}
+        cursor.execute(_LIVENESS_PG, [now, now, ids, [r[1] for r in rows], [r[2] for r in rows]])
+    _mark_back_online(valid, back)
 
 
 def _touch_sqlite(rows: list[tuple[int, dt.datetime, int | None]], now: dt.datetime) -> None:
@@ -522,21 +646,3 @@ def _touch_sqlite(rows: list[tuple[int, dt.datetime, int | None]], now: dt.datet
                 for pk, ts, level in rows
             ],
         )
-
-
-def _touch_postgresql(rows: list[tuple[int, dt.datetime, int | None]], now: dt.datetime) -> None:
-    table = Device._meta.db_table
-    with pg_cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS d SET "  # noqa: S608 - fixed names; values are parameters
-            "last_seen_at = GREATEST(COALESCE(d.last_seen_at, %s), %s), "
-            "last_device_ts = GREATEST(COALESCE(d.last_device_ts, v.ts), v.ts), "
-            "battery = COALESCE(v.battery, d.battery), "
-            "status = CASE WHEN d.status = %s THEN %s ELSE d.status END "
-            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[]) AS v(id, ts, battery) "
-            "WHERE d.id = v.id",
-            [
-                now, now, DeviceStatus.OFFLINE.value, DeviceStatus.ONLINE.value,
-                [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-            ],
-        )  # fmt: skip

@@ -19,8 +19,9 @@ import queue
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -33,10 +34,13 @@ from .choices import IngestSource
 from .ingest import (
     SHARED_SUBSCRIPTION,
     IngestResult,
+    Prepared,
     Rejected,
+    commit,
     dead_letter_raw,
     from_mqtt,
     ingest_batch,
+    prepare,
     warm_up,
 )
 
@@ -67,6 +71,19 @@ class IngestConfig:
         return self.client_id or f"jiayuan-ingest-{socket.gethostname()}-{instance}"
 
 
+class Inbound(Protocol):
+    """What a batch holds: paho's ``MQTTMessage`` as received, or an :class:`_Inbound`."""
+
+    @property
+    def mid(self) -> int: ...
+    @property
+    def qos(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class _Inbound:
     mid: int
@@ -75,13 +92,30 @@ class _Inbound:
     payload: bytes
 
 
+@dataclass
+class _Work:
+    """A batch on its way from the collecting thread to the writing one."""
+
+    batch: list[Inbound]
+    items: list[dict[str, Any]]
+    prepared: Prepared | None  # None: preparing failed; the writer starts it over
+
+
 class Ingestor:
-    """Receives on paho's network thread, batches and commits on the calling thread."""
+    """Three threads, so that the database's time overlaps Python's: paho's network
+    thread only appends each message to a deque; the calling thread collects a batch and
+    prepares it (parse, validate against the devices); a writer thread commits the
+    prepared batch and then acknowledges it. While one batch commits the next is being
+    prepared (at most one waits), so every message is still acknowledged only after
+    the transaction holding it committed."""
 
     def __init__(self, config: IngestConfig, client_id: str) -> None:
         self.config = config
         self.client_id = client_id
-        self.inbox: queue.Queue[_Inbound] = queue.Queue()
+        # deque.append and popleft are atomic: no lock per message on the network thread.
+        self.pending: deque[Inbound] = deque()
+        self.arrived = threading.Event()
+        self.handoff: queue.Queue[_Work | None] = queue.Queue(maxsize=1)
         self.stop = threading.Event()
         self.connected = threading.Event()
         self.total = 0
@@ -100,6 +134,7 @@ class Ingestor:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
+        self._writer_error: BaseException | None = None
 
     # --- paho callbacks (network thread) -------------------------------------------------
     def _on_connect(
@@ -128,9 +163,11 @@ class Ingestor:
             log.warning("MQTT disconnected (%s); paho reconnects", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.inbox.put(_Inbound(msg.mid, msg.qos, msg.topic, msg.payload))
+        self.pending.append(msg)
+        if not self.arrived.is_set():
+            self.arrived.set()
 
-    # --- the batch loop (calling thread) --------------------------------------------------
+    # --- collecting and preparing (calling thread) ---------------------------------------
     def connect(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
@@ -141,50 +178,80 @@ class Ingestor:
         )  # fmt: skip
         self.client.loop_start()
 
-    def collect(self, timeout: float = 0.5) -> list[_Inbound]:
+    def _wait(self, timeout: float) -> None:
+        """Sleep until a message arrives or ``timeout`` passes. The flag is cleared
+        before the deque is looked at, and set after a message is appended, so no
+        arrival is slept through."""
+        self.arrived.clear()
+        if not self.pending:
+            self.arrived.wait(timeout)
+
+    def collect(self, timeout: float = 0.5) -> list[Inbound]:
         """The next batch: waits up to ``timeout`` for a first message, then up to
         ``batch_ms`` more (or until ``batch_size``)."""
-        try:
-            first = self.inbox.get(timeout=timeout)
-        except queue.Empty:
-            return []
-        batch = [first]
+        pending, size = self.pending, self.config.batch_size
+        if not pending:
+            self._wait(timeout)
+            if not pending:
+                return []
+        batch: list[Inbound] = []
         deadline = time.monotonic() + self.config.batch_ms / 1000
-        while len(batch) < self.config.batch_size:
+        while True:
+            while pending and len(batch) < size:
+                batch.append(pending.popleft())
+            if len(batch) >= size:
+                return batch
             left = deadline - time.monotonic()
             if left <= 0:
-                break
-            try:
-                batch.append(self.inbox.get(timeout=left))
-            except queue.Empty:
-                break
-        return batch
+                return batch
+            self._wait(left)
 
-    def flush(self, batch: list[_Inbound]) -> IngestResult:
-        """Commit ``batch`` (retrying while the database is away), then acknowledge it."""
+    def _prepare(self, batch: list[Inbound]) -> _Work:
         items = [from_mqtt(m.topic, m.payload) for m in batch]
+        try:
+            prepared: Prepared | None = prepare(items, source=IngestSource.MQTT)
+        except (DatabaseError, InterfaceError):
+            log.exception("batch of %d not prepared; the writer retries it", len(batch))
+            connection.close()
+            prepared = None
+        except Exception:
+            log.exception("batch of %d not prepared; the writer isolates the message", len(batch))
+            prepared = None
+        return _Work(batch, items, prepared)
+
+    # --- committing and acknowledging (writer thread) ------------------------------------
+    def flush(self, batch: list[Inbound]) -> IngestResult:
+        """Commit ``batch`` (retrying while the database is away), then acknowledge it."""
+        return self._commit(_Work(batch, [from_mqtt(m.topic, m.payload) for m in batch], None))
+
+    def _commit(self, work: _Work) -> IngestResult:
+        prepared, items = work.prepared, work.items
         delay = 0.5
         while True:
             try:
-                result = ingest_batch(items, source=IngestSource.MQTT)
+                if prepared is None:
+                    prepared = prepare(items, source=IngestSource.MQTT)
+                result = commit(prepared)
                 break
             except (DatabaseError, InterfaceError):
                 if self.stop.is_set():
                     raise
-                log.exception("batch of %d not committed; retrying in %.1fs", len(batch), delay)
+                log.exception("batch of %d not committed; retrying in %.1fs", len(items), delay)
                 connection.close()
+                prepared = None  # read the devices again: they may have changed meanwhile
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
             except Exception:
                 # Not the database: some message trips a bug. Redelivering it forever
                 # would stop the gateway, so isolate it and keep it as a dead letter.
-                log.exception("batch of %d failed; retrying message by message", len(batch))
+                log.exception("batch of %d failed; retrying message by message", len(items))
                 result = self._one_by_one(items)
                 break
-        for m in batch:
+        ack = self.client.ack
+        for m in work.batch:
             if m.qos > 0:
-                self.client.ack(m.mid, m.qos)
-        self.total += len(batch)
+                ack(m.mid, m.qos)
+        self.total += len(work.batch)
         return result
 
     def _one_by_one(self, items: list[dict[str, Any]]) -> IngestResult:
@@ -206,29 +273,64 @@ class Ingestor:
             total.alarms_raised += one.alarms_raised
         return total
 
-    def run(self) -> None:
-        warm_up()
-        self.connect()
+    def _write(self) -> None:
         last_report, counted = time.monotonic(), 0
         try:
-            while not self.stop.is_set():
-                batch = self.collect()
-                if not batch:
+            while True:
+                try:
+                    work = self.handoff.get(timeout=0.5)
+                except queue.Empty:
                     close_old_connections()
                     continue
+                if work is None:
+                    return
                 started = time.perf_counter()
-                result = self.flush(batch)
-                counted += len(batch)
+                result = self._commit(work)
+                counted += len(work.batch)
                 if result.alarms_raised:
                     log.info(
                         "alarms raised: %s (batch of %d in %.0f ms)", result.alarms_raised,
-                        len(batch), (time.perf_counter() - started) * 1000,
+                        len(work.batch), (time.perf_counter() - started) * 1000,
                     )  # fmt: skip
                 if time.monotonic() - last_report >= 10:
                     rate = counted / (time.monotonic() - last_report)
                     log.info("ingest: %.0f msg/s, %d in total", rate, self.total)
                     last_report, counted = time.monotonic(), 0
+        except BaseException as err:
+            self._writer_error = err
+            raise
         finally:
+            connection.close()
+
+    def _hand_over(self, work: _Work | None, writer: threading.Thread) -> None:
+        """Queue ``work`` for the writer, waiting while it is busy; a writer that died
+        (the database gone while stopping) ends the loop with its error."""
+        while True:
+            try:
+                self.handoff.put(work, timeout=0.5)
+                return
+            except queue.Full:
+                if not writer.is_alive():
+                    raise RuntimeError("the ingest writer stopped") from self._writer_error
+
+    def run(self) -> None:
+        warm_up()
+        self.connect()
+        writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
+        writer.start()
+        try:
+            while not self.stop.is_set():
+                batch = self.collect()
+                if not batch:
+                    close_old_connections()
+                    if not writer.is_alive():
+                        raise RuntimeError("the ingest writer stopped") from self._writer_error
+                    continue
+                self._hand_over(self._prepare(batch), writer)
+        finally:
+            if writer.is_alive():
+                self._hand_over(None, writer)
+                writer.join()
             self.client.disconnect()
             self.client.loop_stop()
             log.info("ingest stopped: %d messages in total", self.total)
