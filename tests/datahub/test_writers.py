@@ -337,3 +337,31 @@ def test_a_police_file_imports_end_to_end_and_again_changes_nothing(tmp_path: An
     # the same file again is a no-op
     again = engine.run(stream, path)
     assert again.inserted == again.updated == again.rejected == 0
+
+
+def test_computed_tags_follow_an_imported_death_and_not_a_new_name() -> None:
+    from jiayuan.people.models import Tag
+
+    tags = [t for t in Tag.objects.exclude(rule="") if "deceased" in t.rule]
+    held = (
+        PersonTag.objects.filter(tag__in=tags, source="rule", valid_until__isnull=True)
+        .exclude(person__id_number_enc="")
+        .select_related("person", "tag")
+        .order_by("pk")
+        .first()
+    )
+    assert held is not None
+    p = held.person
+    number = p.reveal_id_number()
+    # a new name: the rule reads no name, the tag stays and nothing is recomputed
+    with CaptureQueriesContext(connection) as ctx:
+        write("person", make_run(), {"id_number": number, "name": p.name + "乙"})
+    assert not [q for q in ctx.captured_queries if "people_tag" in q["sql"]]
+    # a death: the computed tag ends the day the rule stops holding
+    write(
+        "person", make_run(),
+        {"id_number": number, "name": p.name + "乙", "cancel_reason": "死亡",
+         "cancel_date": dt.date(2026, 10, 3)},
+    )  # fmt: skip
+    held.refresh_from_db()
+    assert held.valid_until is not None

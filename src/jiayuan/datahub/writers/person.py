@@ -193,6 +193,15 @@ def _area(node_pk: int, path: str) -> Area:
     return found
 
 
+#: What the rule language reads of a person (``people.rules_fields``): a change of
+#: these may change computed tags, of the person and (household, death, birth) of the
+#: housemates.
+RULE_ATTNAMES = frozenset({
+    "birth_date", "death_date", "gender", "hukou_type", "residence_status", "area_path",
+    "household_id",
+})  # fmt: skip
+
+
 class PersonWriter:
     """Writes checked person rows of one source: creates, updates and provenance."""
 
@@ -304,6 +313,7 @@ class PersonWriter:
         previous: list[dict[str, Any]] = []
         fields: set[str] = set()
         moved: list[tuple[Person, str]] = []
+        ruled: list[int] = []  # changed persons whose computed tags may change
         for person, _item, place in items:
             delta = settled.changed(person.pk)
             if not delta:
@@ -316,6 +326,8 @@ class PersonWriter:
             fields.update(names)
             changed.append(person)
             previous.append(before)
+            if names & RULE_ATTNAMES:
+                ruled.append(len(changed) - 1)
             if person.area_path != old_path:
                 moved.append((person, old_path))
         if changed:
@@ -326,14 +338,14 @@ class PersonWriter:
             )  # fmt: skip
             for person, old_path in moved:
                 self.follow(person, old_path)
-            self.touched.update(p.pk for p in changed)
-            self.households.update(p.household_id for p in changed if p.household_id)
-            self.households.update(
-                b["household_id"] for b in previous if b.get("household_id") is not None
-            )
+            for i in ruled:  # a new name or ethnicity changes no rule's verdict
+                self.touched.add(changed[i].pk)
+                for household in (changed[i].household_id, previous[i]["household_id"]):
+                    if household is not None:
+                        self.households.add(household)
         return settled.changes
 
-    ATTNAMES = (
+    ATTNAMES: tuple[str, ...] = (
         "name", "gender", "birth_date", "ethnicity", "household_id", "relation", "hukou_type",
         "residence_status", "death_date", "area_id", "area_path", "dwelling_id",
     )  # fmt: skip
