@@ -230,16 +230,22 @@ class CsvConnector(FileConnector):
         def rows() -> Iterator[tuple[int, Raw]]:
             line = 1
             try:
+                width = len(headers)
                 for values in reader:
                     line += 1
-                    if any(len(v) > MAX_CELL for v in values):
+                    if not any(values):  # text cells: an empty row
+                        continue
+                    if sum(map(len, values)) > MAX_CELL and max(map(len, values)) > MAX_CELL:
                         raise SourceError(
                             f"{name} 第 {line} 行有超过 {MAX_CELL} 个字符的单元格",
                             f"{name} line {line}: a cell longer than {MAX_CELL} characters",
                         )
-                    row = _row(headers, values)
-                    if row is not None:
-                        yield line, row
+                    if len(values) > width:
+                        row = _row(headers, values)
+                        if row is not None:
+                            yield line, row
+                    else:
+                        yield line, dict(zip(headers, values, strict=False))
             except csv.Error as exc:
                 raise SourceError(
                     f"{name} 第 {line + 1} 行无法解析（{exc}）",

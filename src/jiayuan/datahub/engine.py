@@ -16,7 +16,8 @@ Exactly once, three ways:
 * **the cursor** — interfaces and tables are read from ``stream.state["cursor"]``
   moved back by the stream's look-back; rows read twice are caught by their digest.
 
-Each batch (2,000 rows unless the stream says otherwise) commits in ONE transaction:
+Each batch (5,000 rows unless the stream says otherwise: fewer commits, whose fsync
+is most of a batch's fixed cost) commits in ONE transaction:
 the target's write, the seen rows, the rejected rows, the run's counters and
 position, and the stream's state. A process killed between two batches loses
 nothing and duplicates nothing: the next run of the same file starts after the last
@@ -66,7 +67,7 @@ from .models import Contract, ImportRun, RejectedRow, RunStatus, SeenRow, Source
 
 log = logging.getLogger(__name__)
 
-BATCH = 2000
+BATCH = 5000
 #: A run in one of these states is resumed by the next run of the same file.
 UNFINISHED = (RunStatus.RUNNING, RunStatus.FAILED)
 
@@ -398,11 +399,7 @@ def _import(
 ) -> _Batch:
     batch = _Batch(read=len(chunk))
     digests = [digest(raw, columns) for _line, raw in chunk]
-    seen = set(
-        SeenRow.objects.filter(stream=stream, digest__in=set(digests)).values_list(
-            "digest", flat=True
-        )
-    )
+    seen = seen_digests(stream.pk, set(digests))
     cursor_field = stream.cursor_field
     sealed: dict[int, str] = {}
     column_of = {entry.field.name: entry.column for entry in mapping.entries if entry.field}
@@ -458,6 +455,32 @@ def _import(
         for problem in written.problems:
             reject(problem)
     return batch
+
+
+def seen_digests(stream_id: int, digests: set[str]) -> set[str]:
+    """Which of ``digests`` the stream has seen: one query per batch (an array parameter
+    on PostgreSQL; on SQLite, IN lists within its parameter limit)."""
+    if not digests:
+        return set()
+    table = connection.ops.quote_name(SeenRow._meta.db_table)
+    found: set[str] = set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT digest FROM {table} WHERE stream_id = %s AND digest = ANY(%s)",  # noqa: S608
+                [stream_id, list(digests)],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        wanted = list(digests)
+        for start in range(0, len(wanted), 900):
+            part = wanted[start : start + 900]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(
+                f"SELECT digest FROM {table} WHERE stream_id = %s AND digest IN ({marks})",  # noqa: S608
+                [stream_id, *part],
+            )
+            found.update(row[0] for row in cursor.fetchall())
+    return found
 
 
 def _commit(

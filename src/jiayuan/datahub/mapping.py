@@ -110,7 +110,7 @@ class Drift:
 
 def digest(raw: MappingT[str, Any], columns: Sequence[str]) -> str:
     """The row's fingerprint for exactly-once bookkeeping: its values in column order."""
-    text = "\x1f".join(text_of(raw.get(c)) for c in columns)
+    text = "\x1f".join([v if type(v) is str else text_of(v) for v in map(raw.get, columns)])
     if EXTRA in raw:
         text += "\x1e" + "\x1f".join(raw[EXTRA])
     return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
