@@ -26,7 +26,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from jiayuan.core import actions, idnumber, pii
+from jiayuan.core import actions, bulk, idnumber, pii
 from jiayuan.core.imports import Context, Kind, Outcome, Problem, Row, TargetField, Written
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
@@ -228,15 +228,27 @@ class PersonWriter:
         return self.actor is None or path_allowed(self.actor, path, Perm.CHANGE)
 
     # --- households ------------------------------------------------------------------
-    def household_map(self, wanted: dict[str, tuple[int, str, int | None]]) -> dict[str, Household]:
+    def household_map(
+        self,
+        wanted: dict[str, tuple[int, str, int | None]],
+        heads: dict[str, int] | None = None,
+    ) -> dict[str, Household]:
         """Households by number (one query); missing ones are created where their first
-        member lives (``wanted``: number → area id, area path, dwelling id)."""
+        member lives (``wanted``: number → area id, area path, dwelling id), with their
+        head when the batch names one (``heads``: number → the new person's reserved id,
+        so no second pass sets it)."""
+        heads = heads or {}
         found = {h.number: h for h in Household.objects.filter(number__in=list(wanted))}
         missing = []
         for number, (area_id, path, dwelling) in wanted.items():
             if number not in found and self.allowed(path):
                 missing.append(
-                    Household(number=number, area=_area(area_id, path), dwelling_id=dwelling)
+                    Household(
+                        number=number,
+                        area=_area(area_id, path),
+                        dwelling_id=dwelling,
+                        head_id=heads.get(number),
+                    )
                 )
         if missing:
             actions.bulk_create(Household, missing, actor=self.actor, note=self.note)
@@ -244,10 +256,25 @@ class PersonWriter:
         return found
 
     # --- new persons -----------------------------------------------------------------
+    @staticmethod
+    def reserve(items: Sequence[Incoming]) -> tuple[list[int], dict[str, int]]:
+        """Primary keys for new persons, and the heads of their households by number
+        (the first 户主 row of each), so new households are written with their head."""
+        ids = bulk.reserve_ids(Person, len(items))
+        heads: dict[str, int] = {}
+        for item, pk in zip(items, ids, strict=True):
+            if item.household and item.relation in ("", Relation.HEAD):
+                heads.setdefault(item.household, pk)
+        return ids, heads
+
     def create(
-        self, items: Sequence[tuple[Incoming, Place]], households: dict[str, Household]
+        self,
+        items: Sequence[tuple[Incoming, Place]],
+        households: dict[str, Household],
+        ids: Sequence[int] = (),
     ) -> list[Person]:
-        """Insert persons (placed already), audited, with their provenance."""
+        """Insert persons (placed already), audited, with their provenance; ``ids`` are
+        their reserved primary keys when the caller took them (:meth:`reserve`)."""
         objs: list[Person] = []
         for item, place in items:
             person = Person(
@@ -269,6 +296,8 @@ class PersonWriter:
                 person.set_id_number(item.id_number)
                 person.hukou_code = item.id_number[:6]
             objs.append(person)
+        for person, pk in zip(objs, ids, strict=False):
+            person.pk = pk
         actions.bulk_create(Person, objs, actor=self.actor, note=self.note)
         heads = []
         for person, (item, _place) in zip(objs, items, strict=True):
@@ -515,9 +544,10 @@ class _Batch:
                     else:
                         where = (person.area_id, person.area_path, person.dwelling_id)
                     wanted.setdefault(item.household, where)
-        households = self.writer.household_map(wanted) if wanted else {}
+        ids, heads = self.writer.reserve([it for _i, it, _pl in new]) if new else ([], {})
+        households = self.writer.household_map(wanted, heads) if wanted else {}
         if new:
-            self.writer.create([(it, pl) for _i, it, pl in new], households)
+            self.writer.create([(it, pl) for _i, it, pl in new], households, ids)
             for i, _it, _pl in new:
                 self.outcomes[i] = Outcome.INSERTED
         if old:
