@@ -252,3 +252,39 @@ def test_sql_names_are_checked(tmp_path: Path, table: str) -> None:
     conn = SqlConnector(source("sql", sqlite=str(db)), Stream(config={"table": table}))
     with pytest.raises(SourceError):
         rows_of(conn)
+
+
+def test_an_interface_stream_imports_incrementally_and_an_empty_answer_is_no_drift(
+    api: str, target: Any, make_stream: Any
+) -> None:
+    from jiayuan.datahub import engine
+
+    mapping = [
+        {"column": "id_card", "field": "id_number"},
+        {"column": "name", "field": "name"},
+        {"column": "updated_at", "ignore": True},
+        {"column": "extra.grid", "ignore": True},
+    ]
+    config = {
+        "url": f"{api}/linked", "items": "data.items", "cursor_param": "updated_since",
+        "paging": {"kind": "next", "next": "data.next"},
+    }  # fmt: skip
+    stream = make_stream(kind="http_json", mapping=mapping, config=config,
+                         cursor_field="updated_at", lookback=0)  # fmt: skip
+
+    first = engine.sync(stream)[0]
+    assert first.report_line() == "read 7, inserted 7, updated 0, unchanged 0, rejected 0"
+    stream.refresh_from_db()
+    assert stream.state["cursor"] == "2026-11-03T10:00:00"
+
+    # the next read asks from the cursor on: the last row again (unchanged by digest)
+    second = engine.sync(stream)[0]
+    assert second.report_line() == "read 1, inserted 0, updated 0, unchanged 1, rejected 0"
+
+    # an interface with nothing new answers an empty page: a quiet run, not schema drift
+    stream.state = {"cursor": "2099-01-01T00:00:00"}
+    stream.save()
+    quiet = engine.sync(stream)[0]
+    assert (quiet.status, quiet.read, quiet.drift) == ("succeeded", 0, {})
+    stream.refresh_from_db()
+    assert not stream.paused_reason
