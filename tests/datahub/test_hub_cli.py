@@ -135,3 +135,26 @@ def test_scheduled_sources_are_read_once_per_due_time(
     write_csv(drop / "b.csv", person_rows(3))
     assert tasks.run_due(before + dt.timedelta(minutes=5)) == []  # already read today
     assert [r.inserted for r in tasks.run_due(after)] == [1]
+
+
+def test_sources_lists_streams_last_runs_and_target_fields(
+    tmp_path: Path, target: DictTarget, make_stream: Any
+) -> None:
+    make_stream()
+    hub("import", "test-huji", str(write_csv(tmp_path / "a.csv", person_rows(2))))
+    hub("sync-sources")
+    out = hub("sources", "--fields")
+    assert "gongan-huji  公安户籍（县公安局户政大队）" in out
+    assert "  - persons → test_person  最近 #" in out and "read 2, inserted 2" in out
+    assert "person（" in out and "id_number*（" in out
+
+
+def test_an_unreachable_interface_is_a_bilingual_cli_error(db: Any) -> None:
+    hub("sync-sources")
+    Source.objects.filter(code="wangge-caiji").update(
+        config={"url": "http://127.0.0.1:9/none", "items": "data.items"}
+    )
+    with pytest.raises(CommandError, match="无法连接接口") as caught:
+        hub("import", "wangge-caiji")
+    assert "cannot reach" in str(caught.value)
+    assert not ImportRun.objects.exists()
