@@ -97,6 +97,8 @@ def test_the_pages_show_the_pair_side_by_side_and_decide_by_post() -> None:
     assert f'data-pair="{pair.pk}"' in listing
     page = grid.get(f"/hub/reviews/{pair.pk}/").content.decode()
     assert 'data-testid="merge"' in page and "csrfmiddlewaretoken" in page
+    # the incoming address beside the resident's, spelled the same way
+    assert page.count(pair.incoming["address"]) == 2
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert grid.get(f"/hub/reviews/{pair.pk}/merge/").status_code == 405
     response = grid.post(f"/hub/reviews/{pair.pk}/merge/")

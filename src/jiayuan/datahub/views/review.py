@@ -18,6 +18,8 @@ from jiayuan.core.errors import BilingualError
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
 from jiayuan.core.views import page
+from jiayuan.org.choices import AreaKind
+from jiayuan.org.models import Area
 
 from .. import resolution
 from ..api_review import queue
@@ -84,19 +86,24 @@ def _rows(pair: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def place_label(person: Any) -> str:
+    """The resident's address as the tree names it (社区 小区 楼栋 单元 室): one query
+    for the areas above the resident's, the way agencies write addresses."""
+    parts = person.area_path.rstrip("/").split("/")
+    prefixes = ["/".join(parts[:i]) + "/" for i in range(3, len(parts) + 1)]
+    names = Area.objects.filter(path__in=prefixes).exclude(kind=AreaKind.GRID)
+    text = "".join(names.order_by("depth").values_list("name", flat=True))
+    home = person.dwelling
+    return f"{text}{home.number}室" if home is not None else text
+
+
 @page
 def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One pair side by side with its feature scores and the decision buttons."""
     user = request.user
     pair = resolution.get_pair(user, pk)
     pair.status_css = STATUS_CSS.get(pair.status, "")  # type: ignore[attr-defined]
-    from ..writers.places import index_for_run
-
-    index = index_for_run(pair.run_id)
-    node = index.by_path.get(pair.person.area_path)
-    home = pair.person.dwelling
-    dwelling = home.number if home is not None else None
-    pair.place_label = index.label(node, dwelling) if node else pair.person.area_path  # type: ignore[attr-defined]
+    pair.place_label = place_label(pair.person)  # type: ignore[attr-defined]
     may = path_allowed(user, pair.area_path, Perm.CHANGE)
     context = {
         "pair": pair,
