@@ -180,6 +180,18 @@ def test_bad_values_are_rejected_with_line_field_and_masked_value(
     assert SeenRow.objects.filter(stream=stream).count() == 3
 
 
+def test_copies_of_a_row_in_one_file_are_written_once_and_refused_copies_each_reported(
+    tmp_path: Path, target: DictTarget, make_stream: Any
+) -> None:
+    stream = make_stream()
+    good = person_rows(1)[0]
+    bad = [id_number(2), "", "男", "", ""]
+    run = engine.run(stream, write_csv(tmp_path / "d.csv", [good, bad, good, bad]))
+    assert run.report_line() == "read 4, inserted 1, updated 0, unchanged 1, rejected 2"
+    assert target.batches == [1]
+    assert sorted(RejectedRow.objects.filter(run=run).values_list("line", flat=True)) == [3, 5]
+
+
 def test_refused_rows_are_refused_again_in_a_later_file(
     tmp_path: Path, target: DictTarget, make_stream: Any
 ) -> None:

@@ -56,6 +56,7 @@ from jiayuan.core.imports import Context, Kind, Outcome, Problem, Row
 from .connectors import (
     Connector,
     FolderConnector,
+    SourceError,
     Table,
     connector,
     cursor_key,
@@ -208,6 +209,8 @@ def run(
 ) -> ImportRun:
     """Import the file at ``path`` into ``stream`` (see the module's docstring)."""
     path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"文件不存在：{path.name}", f"no such file: {path.name}")
     target, mapping = check_stream(stream)
     conn = connector(stream.source, stream, path)
     with stream_lock(stream):
@@ -433,14 +436,14 @@ def _import(
         if row_digest in seen:
             batch.add(Outcome.UNCHANGED)
             continue
-        seen.add(row_digest)  # a duplicate later in the batch is unchanged too
         raws[line] = raw
         row, problems = mapping.row(line, raw, row_digest)
         for problem in problems:
             reject(problem)
-        if row is None:
+        if row is None:  # a copy of a refused row is refused again, on its own line
             batch.add(Outcome.REJECTED)
             continue
+        seen.add(row_digest)  # a copy later in the batch is unchanged, not written twice
         rows.append(row)
     if rows:
         written = target.write(context, rows)
