@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/run_all.py [--quick]
 
-``--quick`` runs the person search at 100,000 residents instead of 1,000,000. The
-policy matching benchmark reuses the database the person search seeded (one seed of the
-million serves both) and drops it afterwards.
+``--quick`` runs the person search and the one-table report at 100,000 residents and
+the data hub import at 20,000 rows instead of 1,000,000 each. The policy matching
+benchmark reuses the database the person search seeded (one seed of the million serves
+both) and drops it afterwards. The data hub import runs with ``--kill`` (a child import
+killed after its first batches, then resumed) and drops its scratch database itself.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def main() -> None:
         ["iot_ingest.py", "--drop"],
         ["crawl.py", "--db", "sqlite"],
         ["crawl.py", "--db", "postgres"],
+        ["report_table.py", "--drop", *(["--residents", "100000"] if args.quick else [])],
+        ["hub_import.py", "--kill", *(["--rows", "20000"] if args.quick else [])],
     ]
     failed = []
     for script, *rest in runs:
