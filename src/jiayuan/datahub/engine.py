@@ -69,6 +69,8 @@ from .models import Contract, ImportRun, RejectedRow, RunStatus, SeenRow, Source
 log = logging.getLogger(__name__)
 
 BATCH = 5000
+#: A run that read this many rows refreshes the planner's statistics of its tables.
+ANALYZE_AFTER = 50_000
 #: A run in one of these states is resumed by the next run of the same file.
 UNFINISHED = (RunStatus.RUNNING, RunStatus.FAILED)
 
@@ -339,6 +341,10 @@ def _read(
                 state = _commit(the_run, stream, batch, state)
         status = RunStatus.QUARANTINED if drift else RunStatus.SUCCEEDED
         ImportRun.objects.filter(pk=the_run.pk).update(status=status, finished_at=timezone.now())
+        if the_run.read >= ANALYZE_AFTER:
+            # the next run's digest look-ups plan on these statistics (PostgreSQL servers
+            # may run without autovacuum; see core.bulk.analyze)
+            bulk.analyze([SeenRow, RejectedRow])
     except Exception as exc:  # the run says why it stopped; the next run resumes it
         message = exc.message if isinstance(exc, BilingualError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, BilingualError):
