@@ -276,8 +276,11 @@ class PersonWriter:
         """Insert persons (placed already), audited, with their provenance; ``ids`` are
         their reserved primary keys when the caller took them (:meth:`reserve`)."""
         objs: list[Person] = []
+        now = timezone.now()
         for item, place in items:
-            person = Person(
+            person = bulk.build(
+                Person,
+                now=now,
                 name=item.name,
                 birth_date=item.birth_date,
                 gender=item.gender,
