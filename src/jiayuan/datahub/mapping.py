@@ -168,7 +168,7 @@ class Mapping:
             raise MappingError(
                 f"必填字段未映射：{'、'.join(unmapped)}", f"required fields unmapped: {unmapped}"
             )
-        self._bound: list[tuple[Entry, TargetField, str]] = []
+        self._bound: list[tuple[Entry, TargetField, str, bool]] = []
         self.today = timezone.localdate()
 
     # --- the columns of a file ---------------------------------------------------------
@@ -195,7 +195,7 @@ class Mapping:
             if entry.field is None:
                 continue
             found = next((n for n in entry.names if n in present), entry.column)
-            self._bound.append((entry, entry.field, found))
+            self._bound.append((entry, entry.field, found, _plain_text(entry, entry.field)))
 
     # --- one row -----------------------------------------------------------------------
     def row(
@@ -217,7 +217,14 @@ class Mapping:
                 )
             )
             refused = True
-        for entry, target, column in self._bound:
+        for entry, target, column, plain in self._bound:
+            if plain:  # the common case, inline: text that is only trimmed
+                value = raw.get(column)
+                if type(value) is str:
+                    text = value.strip(_TRIM) if entry.transforms else value
+                    if (text or not target.required) and len(text) <= MAX_TEXT:
+                        values[target.name] = text
+                        continue
             try:
                 value = parse(raw.get(column), entry, target, self.today)
             except _Bad as bad:
@@ -250,6 +257,11 @@ class Mapping:
             return None, problems
         shown_raw = {k: text_of(v) for k, v in raw.items() if k != EXTRA}
         return Row(line=line, values=values, raw=shown_raw, digest=row_digest), problems
+
+
+def _plain_text(entry: Entry, target: TargetField) -> bool:
+    """A text field read as it is, or only trimmed: :meth:`Mapping.row` inlines it."""
+    return target.kind == Kind.TEXT and entry.table is None and entry.transforms in ((), ("trim",))
 
 
 class _Bad(Exception):
