@@ -93,6 +93,20 @@ def test_build_gives_the_instance_the_constructor_gives() -> None:
         assert built._state.adding and built.pk is None
 
 
+def test_build_caches_both_ends_of_a_one_to_one_as_the_constructor_does() -> None:
+    # given an account for a person (Person.user is one-to-one)
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    account, other = user_model(username="a-1"), user_model(username="a-2")
+    built = bulk.build(Person, name="李四", user=account)
+    made = Person(name="李四", user=other)
+    # then each person is cached on its account, as the forward descriptor caches it
+    assert account._state.fields_cache == {"person": built}
+    assert other._state.fields_cache == {"person": made}
+    assert state(built)["cached"] == {"user": account}
+
+
 def test_build_stamps_now_where_the_default_is_now() -> None:
     moment = timezone.now() - dt.timedelta(days=3)
     case = bulk.build(Case, now=moment, number="WS2", title="t")

@@ -174,21 +174,37 @@ def _preparer(field: models.Field[Any, Any], connection: Any) -> Callable[[Any],
 
 
 # --- building instances ------------------------------------------------------------------------
+_NO_FACTORY = object()
+
+
 @dataclass(frozen=True)
 class _Slot:
     """How :func:`build` fills one concrete field of a new instance."""
 
     name: str
     attname: str
-    default: Callable[[], Any]  # the field's own default (``Field._get_default``)
+    constant: Any  # the default when it is a constant (None, "", a fixed value) …
+    factory: Any  # … else the callable that makes it (``_NO_FACTORY`` for a constant)
     now: bool  # the default is ``timezone.now``
     related: tuple[str, str] | None  # (local attname, remote attname) of a foreign key
+    one_to_one: Any  # the reverse side of a one-to-one field, cached on the related row
+
+
+def _default_of(f: models.Field[Any, Any]) -> tuple[Any, Any]:
+    """(constant, factory) giving what ``f.get_default()`` gives."""
+    if not f.has_default():
+        return f.get_default(), _NO_FACTORY  # None or "": the same every time
+    if isinstance(f, models.ForeignKey):
+        return None, f.get_default  # a default instance gives its key there
+    if callable(f.default):
+        return None, f.default
+    return f.default, _NO_FACTORY  # Django hands out this very object too
 
 
 @cache
 def _slots(model: type[models.Model]) -> tuple[_Slot, ...] | None:
     """The fields :func:`build` fills, or ``None`` when ``model`` needs its own
-    ``__init__`` (init signals, custom descriptors, one-to-one caches, composite keys)."""
+    ``__init__`` (init signals, custom descriptors, routers, composite keys)."""
     if model.__init__ is not models.Model.__init__:
         return None
     if models.signals.pre_init.has_listeners(model) or models.signals.post_init.has_listeners(
@@ -196,7 +212,11 @@ def _slots(model: type[models.Model]) -> tuple[_Slot, ...] | None:
     ):
         return None
     from django.conf import settings
-    from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+    from django.db.models.fields.related_descriptors import (
+        ForeignKeyDeferredAttribute,
+        ForwardManyToOneDescriptor,
+        ForwardOneToOneDescriptor,
+    )
     from django.db.models.query_utils import DeferredAttribute
 
     if settings.DATABASE_ROUTERS:  # the relation descriptors ask the routers
@@ -206,27 +226,33 @@ def _slots(model: type[models.Model]) -> tuple[_Slot, ...] | None:
         if f.generated:
             return None
         related = None
+        one_to_one = None
         if f.is_relation:
-            if not isinstance(f, models.ForeignKey) or isinstance(f, models.OneToOneField):
+            if not isinstance(f, models.ForeignKey):
                 return None
             if getattr(type(f), "descriptor_class", None) is not ForeignKeyDeferredAttribute:
+                return None
+            forward = type(getattr(model, f.name))
+            one = isinstance(f, models.OneToOneField)
+            if forward is not (ForwardOneToOneDescriptor if one else ForwardManyToOneDescriptor):
                 return None
             if len(f.related_fields) != 1:
                 return None
             lh, rh = f.related_fields[0]
             related = (lh.attname, rh.attname)
-            default = f.get_default  # a related instance as default gives its key
-        else:
-            if getattr(type(f), "descriptor_class", None) is not DeferredAttribute:
-                return None
-            default = f._get_default  # type: ignore[attr-defined]
+            one_to_one = f.remote_field if one else None
+        elif getattr(type(f), "descriptor_class", None) is not DeferredAttribute:
+            return None
+        constant, factory = _default_of(f)
         slots.append(
             _Slot(
                 name=f.name,
                 attname=f.attname,
-                default=default,
+                constant=constant,
+                factory=factory,
                 now=f.default is timezone.now,
                 related=related,
+                one_to_one=one_to_one,
             )
         )
     return tuple(slots)
@@ -236,10 +262,10 @@ def build(model: type[M], /, now: dt.datetime | None = None, **values: Any) -> M
     """``model(**values)`` without the generic constructor's per-field work, for the
     bulk path's hundreds of thousands of new rows: the same instance (values by field
     name or attname, a related instance cached as its descriptor caches it, defaults
-    from the fields), built from a per-model plan. ``now``, when given, is the value of
-    every field whose default is ``timezone.now`` (one moment for the whole batch, as
-    :func:`insert` stamps ``auto_now``). Models the plan cannot hold (init signals,
-    one-to-one fields, routers, custom descriptors) go through ``model(**values)``."""
+    from the fields), built from a per-model plan. Fields whose default is
+    ``timezone.now`` get one moment per instance, or ``now`` when given (one moment for
+    a whole batch, as :func:`insert` stamps ``auto_now``). Models the plan cannot hold
+    (init signals, routers, custom descriptors) go through ``model(**values)``."""
     slots = _slots(model)
     if slots is None:
         return model(**values)
@@ -264,13 +290,21 @@ def build(model: type[M], /, now: dt.datetime | None = None, **values: Any) -> M
                     if related._state.db is None:
                         related._state.db = state.db
                     data[local] = getattr(related, remote)
+                    if slot.one_to_one is not None:
+                        slot.one_to_one.set_cached_value(related, obj)
                 state.fields_cache[slot.name] = related
                 continue
         value = values.get(slot.attname, _MISSING)
-        if value is _MISSING:
-            value = now if slot.now and now is not None else slot.default()
-        else:
+        if value is not _MISSING:
             used += 1
+        elif slot.now:
+            if now is None:
+                now = timezone.now()
+            value = now
+        elif slot.factory is _NO_FACTORY:
+            value = slot.constant
+        else:
+            value = slot.factory()
         data[slot.attname] = value
     if used < len(values):  # properties and the like, set as __init__ sets them
         known = {s.attname for s in slots} | {s.name for s in slots if s.related}

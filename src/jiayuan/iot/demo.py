@@ -105,7 +105,8 @@ class _Planner:
         )
         lat, lng = point if point is not None else (None, None)
         self.devices.append(
-            Device(
+            bulk.build(
+                Device,
                 serial=f"{PREFIX[code]}{self.counters[code]:06d}",
                 name=name,
                 device_type=self.types[code],
@@ -206,7 +207,8 @@ def _gas_readings(
             cooking = 3.0 if hour in (7, 11, 12, 18, 19) else 0.0
             lel = round(max(0.0, rng.gauss(1.0 + cooking, 0.6)), 1)
             rows.append(
-                Message(
+                bulk.build(
+                    Message,
                     device=device,
                     message_id=f"demo-{device.serial}-{i}",
                     kind="telemetry",
