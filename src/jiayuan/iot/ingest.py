@@ -277,8 +277,8 @@ class Prepared:
     valid: list[_Valid]
     dead: list[DeadLetter]
     # Which devices' liveness to write (:func:`_liveness_rows`) and, on PostgreSQL, the
-    # rows to insert as one JSON array (:func:`_rows_json`): built here, so the thread
-    # that holds the transaction only sends them.
+    # rows to insert as one JSON array (:func:`_rows_json`): built before the
+    # transaction, so it holds its locks only while the rows are sent.
     liveness: list[tuple[int, dt.datetime, int | None]] = field(default_factory=list)
     rows_json: str = ""
 
@@ -290,9 +290,9 @@ def prepare(
     transaction: refused items become dead letters (written by :func:`commit`), repeats of
     a ``(device, message_id)`` inside the batch count as duplicates.
 
-    ``jiayuan ingest`` prepares the next batch while the previous one commits; nothing
-    here decides what the commit must decide from the rows as they are then (whether a
-    device was offline is read by the liveness update itself)."""
+    Nothing here decides what the commit must decide from the rows as they are then:
+    whether a device was offline is read by the liveness update itself, so a batch may
+    be prepared ahead of its transaction."""
     if source not in IngestSource.values:
         raise ValueError(f"unknown ingest source {source!r}")
     now = now or timezone.now()
@@ -335,7 +335,13 @@ def commit(prepared: Prepared, *, cases_in_batch: bool = False) -> IngestResult:
                 store_dead_letters(prepared.dead)
             new = _insert(valid, now)
             if prepared.liveness:
+                ids = [r[0] for r in prepared.liveness]
+                # The transaction holds SQLite's write lock: read here, the status is
+                # the one the update below changes.
+                offline = Device.objects.filter(pk__in=ids, status=OFFLINE)
+                back = set(offline.values_list("pk", flat=True))
                 _touch_sqlite(prepared.liveness, now)
+                _mark_back_online(valid, back)
         result.stored = len(new)
         result.duplicates += len(valid) - len(new)
         engine: EngineResult = evaluate(

@@ -14,14 +14,15 @@ acknowledges each message only after the batch holding it has committed.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
-import queue
 import socket
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -34,7 +35,6 @@ from .choices import IngestSource
 from .ingest import (
     SHARED_SUBSCRIPTION,
     IngestResult,
-    Prepared,
     Rejected,
     commit,
     dead_letter_raw,
@@ -56,6 +56,8 @@ RECEIVE_MAXIMUM = 8000
 # when traffic is light a batch closes after ``batch_ms`` anyway, so latency does not
 # grow with it.
 BATCH_SIZE = 1000
+# How often a batch being filled looks for more messages.
+FILL_POLL_S = 0.002
 
 
 @dataclass
@@ -71,51 +73,34 @@ class IngestConfig:
         return self.client_id or f"jiayuan-ingest-{socket.gethostname()}-{instance}"
 
 
-class Inbound(Protocol):
-    """What a batch holds: paho's ``MQTTMessage`` as received, or an :class:`_Inbound`."""
+class _Inbound(NamedTuple):
+    """What the batch needs of a received message. Copied out of paho's message at once:
+    a backlog of paho messages (each with its properties and a condition variable) kept
+    alive in the deque made the garbage collector's passes several times longer."""
 
-    @property
-    def mid(self) -> int: ...
-    @property
-    def qos(self) -> int: ...
-    @property
-    def topic(self) -> str: ...
-    @property
-    def payload(self) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class _Inbound:
     mid: int
     qos: int
     topic: str
     payload: bytes
 
 
-@dataclass
-class _Work:
-    """A batch on its way from the collecting thread to the writing one."""
-
-    batch: list[Inbound]
-    items: list[dict[str, Any]]
-    prepared: Prepared | None  # None: preparing failed; the writer starts it over
-
-
 class Ingestor:
-    """Three threads, so that the database's time overlaps Python's: paho's network
-    thread only appends each message to a deque; the calling thread collects a batch and
-    prepares it (parse, validate against the devices); a writer thread commits the
-    prepared batch and then acknowledges it. While one batch commits the next is being
-    prepared (at most one waits), so every message is still acknowledged only after
-    the transaction holding it committed."""
+    """Receives on paho's network thread, which only copies each message's id, topic and
+    payload into a deque; collects, commits and then acknowledges each batch on the
+    calling thread. Under the GIL the process is one core's worth of Python: paho's
+    thread already runs while this one waits for the database, so what counts is the
+    CPU per message (measured by ``bench/iot_ingest.py`` against a bare subscriber).
+    Preparing the next batch on a third thread while one commits was tried and measured
+    at about twice the CPU per message; that version also kept paho's message objects
+    alive in the deque (the collector cost found later), so it is not settled that the
+    third thread itself was the cost — it was left out as the simpler choice."""
 
     def __init__(self, config: IngestConfig, client_id: str) -> None:
         self.config = config
         self.client_id = client_id
         # deque.append and popleft are atomic: no lock per message on the network thread.
-        self.pending: deque[Inbound] = deque()
+        self.pending: deque[_Inbound] = deque()
         self.arrived = threading.Event()
-        self.handoff: queue.Queue[_Work | None] = queue.Queue(maxsize=1)
         self.stop = threading.Event()
         self.connected = threading.Event()
         self.total = 0
@@ -134,7 +119,6 @@ class Ingestor:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
-        self._writer_error: BaseException | None = None
 
     # --- paho callbacks (network thread) -------------------------------------------------
     def _on_connect(
@@ -163,11 +147,11 @@ class Ingestor:
             log.warning("MQTT disconnected (%s); paho reconnects", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.pending.append(msg)
+        self.pending.append(_Inbound(msg.mid, msg.qos, msg.topic, msg.payload))
         if not self.arrived.is_set():
             self.arrived.set()
 
-    # --- collecting and preparing (calling thread) ---------------------------------------
+    # --- collecting (calling thread) -----------------------------------------------------
     def connect(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
@@ -186,15 +170,18 @@ class Ingestor:
         if not self.pending:
             self.arrived.wait(timeout)
 
-    def collect(self, timeout: float = 0.5) -> list[Inbound]:
+    def collect(self, timeout: float = 0.5) -> list[_Inbound]:
         """The next batch: waits up to ``timeout`` for a first message, then up to
-        ``batch_ms`` more (or until ``batch_size``)."""
+        ``batch_ms`` more (or until ``batch_size``). While a batch fills, this thread
+        looks at the deque every few milliseconds instead of being woken for each
+        message: a wake-up per message (two thread switches and the GIL handed back
+        and forth) costs more than preparing the message."""
         pending, size = self.pending, self.config.batch_size
         if not pending:
             self._wait(timeout)
             if not pending:
                 return []
-        batch: list[Inbound] = []
+        batch: list[_Inbound] = []
         deadline = time.monotonic() + self.config.batch_ms / 1000
         while True:
             while pending and len(batch) < size:
@@ -204,55 +191,56 @@ class Ingestor:
             left = deadline - time.monotonic()
             if left <= 0:
                 return batch
-            self._wait(left)
+            time.sleep(min(left, FILL_POLL_S))
 
-    def _prepare(self, batch: list[Inbound]) -> _Work:
-        items = [from_mqtt(m.topic, m.payload) for m in batch]
-        try:
-            prepared: Prepared | None = prepare(items, source=IngestSource.MQTT)
-        except (DatabaseError, InterfaceError):
-            log.exception("batch of %d not prepared; the writer retries it", len(batch))
-            connection.close()
-            prepared = None
-        except Exception:
-            log.exception("batch of %d not prepared; the writer isolates the message", len(batch))
-            prepared = None
-        return _Work(batch, items, prepared)
-
-    # --- committing and acknowledging (writer thread) ------------------------------------
-    def flush(self, batch: list[Inbound]) -> IngestResult:
+    # --- committing and acknowledging (calling thread) -----------------------------------
+    def flush(self, batch: list[_Inbound]) -> IngestResult:
         """Commit ``batch`` (retrying while the database is away), then acknowledge it."""
-        return self._commit(_Work(batch, [from_mqtt(m.topic, m.payload) for m in batch], None))
-
-    def _commit(self, work: _Work) -> IngestResult:
-        prepared, items = work.prepared, work.items
+        items = [from_mqtt(m.topic, m.payload) for m in batch]
         delay = 0.5
         while True:
             try:
-                if prepared is None:
-                    prepared = prepare(items, source=IngestSource.MQTT)
-                result = commit(prepared)
+                result = commit(prepare(items, source=IngestSource.MQTT))
                 break
             except (DatabaseError, InterfaceError):
                 if self.stop.is_set():
                     raise
-                log.exception("batch of %d not committed; retrying in %.1fs", len(items), delay)
+                log.exception("batch of %d not committed; retrying in %.1fs", len(batch), delay)
                 connection.close()
-                prepared = None  # read the devices again: they may have changed meanwhile
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
             except Exception:
                 # Not the database: some message trips a bug. Redelivering it forever
                 # would stop the gateway, so isolate it and keep it as a dead letter.
-                log.exception("batch of %d failed; retrying message by message", len(items))
+                log.exception("batch of %d failed; retrying message by message", len(batch))
                 result = self._one_by_one(items)
                 break
-        ack = self.client.ack
-        for m in work.batch:
-            if m.qos > 0:
-                ack(m.mid, m.qos)
-        self.total += len(work.batch)
+        self._acknowledge(batch)
+        self.total += len(batch)
         return result
+
+    def _acknowledge(self, batch: list[_Inbound]) -> None:
+        """PUBACK every message of a committed batch.
+
+        paho wakes its network thread for each packet queued (one byte written to a
+        socket pair per ``ack``); a thousand system calls a batch, each letting another
+        thread take the GIL, cost more than the rest of the acknowledging. The wake-up
+        is held back while the batch's acknowledgements are queued and sent once after.
+        Should paho replace its socket pair meanwhile (a reconnect), its new one stays."""
+        client = self.client
+        wake = getattr(client, "_sockpairW", None)
+        if wake is not None:
+            client._sockpairW = None
+        try:
+            ack = client.ack
+            for m in batch:
+                if m.qos > 0:
+                    ack(m.mid, m.qos)
+        finally:
+            if wake is not None and getattr(client, "_sockpairW", wake) is None:
+                client._sockpairW = wake
+                with contextlib.suppress(OSError):
+                    wake.send(b"0")
 
     def _one_by_one(self, items: list[dict[str, Any]]) -> IngestResult:
         total = IngestResult(received=len(items))
@@ -273,64 +261,32 @@ class Ingestor:
             total.alarms_raised += one.alarms_raised
         return total
 
-    def _write(self) -> None:
-        last_report, counted = time.monotonic(), 0
-        try:
-            while True:
-                try:
-                    work = self.handoff.get(timeout=0.5)
-                except queue.Empty:
-                    close_old_connections()
-                    continue
-                if work is None:
-                    return
-                started = time.perf_counter()
-                result = self._commit(work)
-                counted += len(work.batch)
-                if result.alarms_raised:
-                    log.info(
-                        "alarms raised: %s (batch of %d in %.0f ms)", result.alarms_raised,
-                        len(work.batch), (time.perf_counter() - started) * 1000,
-                    )  # fmt: skip
-                if time.monotonic() - last_report >= 10:
-                    rate = counted / (time.monotonic() - last_report)
-                    log.info("ingest: %.0f msg/s, %d in total", rate, self.total)
-                    last_report, counted = time.monotonic(), 0
-        except BaseException as err:
-            self._writer_error = err
-            raise
-        finally:
-            connection.close()
-
-    def _hand_over(self, work: _Work | None, writer: threading.Thread) -> None:
-        """Queue ``work`` for the writer, waiting while it is busy; a writer that died
-        (the database gone while stopping) ends the loop with its error."""
-        while True:
-            try:
-                self.handoff.put(work, timeout=0.5)
-                return
-            except queue.Full:
-                if not writer.is_alive():
-                    raise RuntimeError("the ingest writer stopped") from self._writer_error
-
     def run(self) -> None:
         warm_up()
+        # Everything loaded so far (Django, the apps, the rule book) lives as long as the
+        # process: out of the collector's sight, its passes look at the batches' objects only.
+        gc.freeze()
         self.connect()
-        writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
-        writer.start()
+        last_report, counted = time.monotonic(), 0
         try:
             while not self.stop.is_set():
                 batch = self.collect()
                 if not batch:
                     close_old_connections()
-                    if not writer.is_alive():
-                        raise RuntimeError("the ingest writer stopped") from self._writer_error
                     continue
-                self._hand_over(self._prepare(batch), writer)
+                started = time.perf_counter()
+                result = self.flush(batch)
+                counted += len(batch)
+                if result.alarms_raised:
+                    log.info(
+                        "alarms raised: %s (batch of %d in %.0f ms)", result.alarms_raised,
+                        len(batch), (time.perf_counter() - started) * 1000,
+                    )  # fmt: skip
+                if time.monotonic() - last_report >= 10:
+                    rate = counted / (time.monotonic() - last_report)
+                    log.info("ingest: %.0f msg/s, %d in total", rate, self.total)
+                    last_report, counted = time.monotonic(), 0
         finally:
-            if writer.is_alive():
-                self._hand_over(None, writer)
-                writer.join()
             self.client.disconnect()
             self.client.loop_stop()
             log.info("ingest stopped: %d messages in total", self.total)
