@@ -114,6 +114,10 @@ class Person(ScopedModel):
                 name="people_person_list",
                 opclasses=["text_ops", "varchar_pattern_ops", "date_ops"],
             ),
+            # the nightly policy run reads who died, and who was added, since its last
+            # run (policies.matching.Changes): a range each, not a scan of every resident
+            models.Index(fields=["death_date"], name="people_person_death"),
+            models.Index(fields=["created_at"], name="people_person_created"),
         ]
         permissions = [("reveal_pii", "Can reveal ID and phone numbers")]
         verbose_name = _("居民")

@@ -416,7 +416,12 @@ def match_policy(
     gone = {pid: pk for pid, (pk, status) in leaving.items() if pid not in held}
     if arrived:
         _arrive(policy, rule, version, params, day, arrived)
-    fresh = _candidates(policy, rule, day, scope).exclude(_open_match(policy))
+    if open_rows:
+        # the eligible are known already: the new matches are those of them without an
+        # open match, so the rule is not evaluated a second time over the population
+        fresh = Person.objects.filter(pk__in=ids_in(eligible.difference(open_rows)))
+    else:
+        fresh = _candidates(policy, rule, day, scope).exclude(_open_match(policy))
     new = _insert(policy, rule, version, params, day, fresh, run, MatchStatus.PENDING)
     result.new = new + len(arrived)
     if gone:
