@@ -201,22 +201,37 @@ class FieldValue(models.Model):
     object_id = models.BigIntegerField(_("对象"))
     field = models.CharField(_("字段"), max_length=40)
     value = models.TextField(_("值"), blank=True)
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    # Without a database constraint: an import writes about eleven rows a person, and
+    # PostgreSQL checked both keys of each at commit (a deferred trigger per row and key).
+    # Deleting a source or a run still cascades or nulls through Django's on_delete.
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     rank = models.PositiveSmallIntegerField(_("权威等级"))
     as_of = models.DateField(_("数据日期"))
     run = models.ForeignKey(
-        ImportRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+        ImportRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
     current = models.BooleanField(_("采用"), default=False)
     recorded_at = models.DateTimeField(_("记录时间"), default=timezone.now)
 
     class Meta:
+        # the unique constraint's index serves the look-ups by record (entity, object_id)
         constraints = [
             models.UniqueConstraint(
                 fields=["entity", "object_id", "field", "source"], name="datahub_fieldvalue_unique"
             )
         ]
-        indexes = [models.Index(fields=["entity", "object_id"], name="datahub_fieldvalue_obj")]
+
+
+class ChangeKind(models.TextChoices):
+    """What changed a held value: an import run, a person's review decision (merge or its
+    undo), or a user's correction."""
+
+    IMPORT = "import", _("导入")
+    REVIEW = "review", _("核对")
+    USER = "user", _("人工")
 
 
 class FieldChange(models.Model):
@@ -237,6 +252,9 @@ class FieldChange(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     at = models.DateTimeField(_("时间"), default=timezone.now)
+    kind = models.CharField(
+        _("变更方式"), max_length=8, choices=ChangeKind.choices, default=ChangeKind.IMPORT
+    )
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -19,9 +19,10 @@ from django.template.loader import render_to_string
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed, scope_q
+from jiayuan.people.choices import Gender, HukouType, Relation, ResidenceStatus
 from jiayuan.people.panels import register_person_panel
 
-from .models import FieldChange, FieldValue, ReviewPair, ReviewStatus, Source
+from .models import ChangeKind, FieldChange, FieldValue, ReviewPair, ReviewStatus, Source
 from .provenance import PERSON, PERSON_FIELDS
 
 PANEL_NAME = "数据来源"
@@ -63,6 +64,7 @@ def render_source_panel(request: HttpRequest, person: Any) -> str:
     rows: dict[str, dict[str, Any]] = {}
     for v in values:
         v.source_name = sources[v.source_id].name if v.source_id in sources else "—"  # type: ignore[attr-defined]
+        v.shown = shown(v.field, v.value)  # type: ignore[attr-defined]
         row = rows.setdefault(
             v.field,
             {"field": v.field, "label": PERSON_FIELDS.get(v.field, v.field), "held": None,
@@ -78,8 +80,10 @@ def render_source_panel(request: HttpRequest, person: Any) -> str:
     )
     for h in history:
         h.label = PERSON_FIELDS.get(h.field, h.field)  # type: ignore[attr-defined]
-        h.source_name = sources[h.source_id].name if h.source_id in sources else ""  # type: ignore[attr-defined]
-        h.actor_name = names.get(h.actor_id, "") if h.actor_id else ""  # type: ignore[attr-defined]
+        h.old_shown, h.new_shown = shown(h.field, h.old), shown(h.field, h.new)  # type: ignore[attr-defined]
+        source_name = sources[h.source_id].name if h.source_id in sources else ""
+        actor_name = names.get(h.actor_id, "") if h.actor_id else ""
+        h.by = changed_by(h.kind, source_name, h.run_id, actor_name)  # type: ignore[attr-defined]
     edits = list(
         AuditEntry.objects.for_object(person)
         .filter(action=AuditEntry.Action.UPDATE, actor__isnull=False)
@@ -91,6 +95,33 @@ def render_source_panel(request: HttpRequest, person: Any) -> str:
         "person": person, "fields": fields, "history": history, "edits": edits, "pairs": pairs,
     }  # fmt: skip
     return render_to_string("datahub/panel.html", context, request=request)
+
+
+#: Fields stored as the people app's codes: shown by their Chinese labels.
+CHOICES: dict[str, dict[str, str]] = {
+    name: {str(value): str(label) for value, label in choices.choices}
+    for name, choices in (
+        ("gender", Gender), ("relation", Relation), ("hukou_type", HukouType),
+        ("residence_status", ResidenceStatus),
+    )
+}  # fmt: skip
+
+
+def shown(field: str, value: str) -> str:
+    """A stored value as the page shows it: a code by its label, anything else as is."""
+    return CHOICES.get(field, {}).get(value, value)
+
+
+def changed_by(kind: str, source: str, run_id: int | None, actor: str) -> str:
+    """Who changed a held value: ``公安户籍 批次 #3`` for an import (whoever started
+    it), ``张三（核对 公安户籍 批次 #3）`` for a review decision, the user otherwise."""
+    batch = f"{source} 批次 #{run_id}" if source and run_id else source
+    if kind == ChangeKind.IMPORT:
+        return batch or "—"
+    if kind == ChangeKind.REVIEW:
+        who = actor or "—"
+        return f"{who}（核对 {batch}）" if batch else f"{who}（核对）"
+    return actor or batch or "—"
 
 
 def register() -> None:

@@ -30,6 +30,7 @@ permission there to decide.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -52,7 +53,7 @@ from jiayuan.core.scoping import path_allowed, scope_q
 from jiayuan.people.models import Household, Person
 
 from . import provenance
-from .models import ReviewPair, ReviewStatus
+from .models import ChangeKind, ReviewPair, ReviewStatus
 from .provenance import PERSON
 from .writers import common
 from .writers.person import Incoming, PersonWriter
@@ -257,7 +258,7 @@ def hold_for_review(
 def visible_pairs(user: Any) -> QuerySet[ReviewPair]:
     """The pairs whose candidate lives in the user's area."""
     return ReviewPair.objects.filter(scope_q(user, Perm.VIEW)).select_related(
-        "person__dwelling", "run__stream__source", "decided_by"
+        "person__dwelling", "person__household", "run__stream__source", "decided_by"
     )
 
 
@@ -289,6 +290,7 @@ def _incoming(pair: ReviewPair) -> Incoming:
 def _writer(pair: ReviewPair, user: Any) -> PersonWriter:
     context = common.context_of_run(pair.run, user)
     writer = PersonWriter(context, source=pair.run.stream.source_id)
+    writer.origin = dataclasses.replace(writer.origin, kind=ChangeKind.REVIEW)
     writer.note = f"核对合并：{context.source_name} 批次 #{pair.run_id} 第 {pair.line} 行"
     return writer
 
@@ -423,6 +425,7 @@ def undo(user: Any, pk: int) -> ReviewPair:
                         None,
                         getattr(user, "pk", None),
                         now,
+                        ChangeKind.REVIEW,
                     )
                 )
         if history:

@@ -23,8 +23,8 @@ from jiayuan.org.models import Area
 
 from .. import resolution
 from ..api_review import queue
-from ..models import ReviewStatus
-from ..provenance import PERSON_FIELDS
+from ..models import FieldValue, ReviewStatus
+from ..provenance import PERSON, PERSON_FIELDS
 
 PER_PAGE = 30
 STATUS_CSS: dict[str, str] = {
@@ -74,16 +74,38 @@ def _rows(pair: Any) -> list[dict[str, Any]]:
             "existing": feature.get("existing", existing.get(key, "")) if key != "address"
             else pair.place_label,
             "score": feature.get("score"),
+            "short": key == "birth_date",
         })  # fmt: skip
     rows.append({"label": "身份证号", "incoming": incoming.get("id_raw") or "（无）",
-                 "existing": existing["id_number"] or "（无）", "score": None})  # fmt: skip
+                 "existing": existing["id_number"] or "（无）", "score": None,
+                 "short": True})  # fmt: skip
     rows.append({"label": "性别", "incoming": GENDER.get(incoming.get("gender", ""), ""),
-                 "existing": existing["gender"], "score": None})  # fmt: skip
+                 "existing": existing["gender"], "score": None, "short": True})  # fmt: skip
+    household = person.household
+    held = {
+        "ethnicity": person.ethnicity,
+        "household": household.number if household is not None else "",
+        "hukou_address": hukou_address(person),
+    }
     for key in ("ethnicity", "household", "hukou_address"):
-        if incoming.get(key):
-            rows.append({"label": PERSON_FIELDS.get(key, key), "incoming": incoming[key],
-                         "existing": "", "score": None})  # fmt: skip
+        if incoming.get(key) or held[key]:
+            rows.append({"label": PERSON_FIELDS.get(key, key), "incoming": incoming.get(key, ""),
+                         "existing": held[key], "score": None,
+                         "short": key != "hukou_address"})  # fmt: skip
     return rows
+
+
+def hukou_address(person: Any) -> str:
+    """The resident's 户籍地址: the record does not store it, provenance holds it (the
+    value adopted among the sources that sent one)."""
+    value = (
+        FieldValue.objects.filter(
+            entity=PERSON, object_id=person.pk, field="hukou_address", current=True
+        )
+        .values_list("value", flat=True)
+        .first()
+    )
+    return value or ""
 
 
 def place_label(person: Any) -> str:

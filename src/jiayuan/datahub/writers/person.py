@@ -34,7 +34,7 @@ from jiayuan.org.models import Area
 from jiayuan.people.choices import Relation, ResidenceStatus
 from jiayuan.people.models import Household, Person, PersonTag
 from jiayuan.people.services import person_moved
-from jiayuan.people.tagging import household_members, recompute_tags
+from jiayuan.people.tagging import recompute_tags
 
 from .. import provenance
 from ..provenance import PERSON, Claim, Origin
@@ -238,7 +238,9 @@ class PersonWriter:
         head when the batch names one (``heads``: number → the new person's reserved id,
         so no second pass sets it)."""
         heads = heads or {}
-        found = {h.number: h for h in Household.objects.filter(number__in=list(wanted))}
+        found = {
+            h.number: h for h in Household.objects.filter(common.among("number", wanted, "text"))
+        }
         missing = []
         for number, (area_id, path, dwelling) in wanted.items():
             if number not in found and self.allowed(path):
@@ -295,8 +297,10 @@ class PersonWriter:
                 person.ethnicity = item.ethnicity
             if item.hukou_type:
                 person.hukou_type = item.hukou_type
-            if item.id_number:
-                person.set_id_number(item.id_number)
+            if item.id_number:  # Person.set_id_number, with the index parse() computed
+                person.id_number_enc = pii.encrypt(item.id_number)
+                person.id_number_index = item.index or pii.blind_index(item.id_number, purpose="id")
+                person.id_number_masked = pii.mask_id_number(item.id_number)
                 person.hukou_code = item.id_number[:6]
             objs.append(person)
         for person, pk in zip(objs, ids, strict=False):
@@ -313,13 +317,15 @@ class PersonWriter:
                 heads, ["head"], actor=self.actor, note=self.note,
                 previous=[{"head_id": None} for _ in heads],
             )  # fmt: skip
-        claims: list[Claim] = []
-        held: dict[tuple[int, str], str] = {}
-        for person, (item, _place) in zip(objs, items, strict=True):
-            for name, value in item.claims().items():
-                claims.append(Claim(person.pk, name, value))
-                held[(person.pk, name)] = value  # the new record holds them already
-        provenance.settle(PERSON, claims, self.origin, held, stored={})
+        # the new records hold every value they bring: nothing to settle
+        provenance.record_new(
+            PERSON,
+            (
+                (person.pk, item.claims())
+                for person, (item, _place) in zip(objs, items, strict=True)
+            ),
+            self.origin,
+        )
         self.touched.update(p.pk for p in objs)
         self.households.update(p.household_id for p in objs if p.household_id)
         return objs
@@ -443,11 +449,14 @@ class PersonWriter:
     def finish(self) -> None:
         """Computed tags follow the written persons and their housemates (bulk writes
         send no signals; see ``people.tagging.connect``)."""
-        persons = set(self.touched)
-        if self.households:
-            persons.update(household_members(self.households))
-        if persons:
-            recompute_tags(persons=sorted(persons), note="标签规则计算（数据导入）")
+        if not self.touched and not self.households:
+            return
+        # the persons as one subquery of two array parameters (not thousands of ids in
+        # each of the three queries a tag costs)
+        persons = Person.objects.filter(
+            common.among("pk", self.touched) | common.among("household_id", self.households)
+        )
+        recompute_tags(persons=persons, note="标签规则计算（数据导入）")
 
 
 class PersonTarget:
@@ -511,7 +520,7 @@ class _Batch:
         found = {
             p.id_number_index: p
             for p in Person.objects.filter(
-                id_number_index__in=[item.index for _i, item in items]
+                common.among("id_number_index", [item.index for _i, item in items], "text")
             ).select_related("household")
         }
         new: list[tuple[int, Incoming, Place]] = []
