@@ -5,10 +5,12 @@ who already receives 低保 is not matched again, and an open match closes as �
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from jiayuan.core import idnumber, imports
 from jiayuan.core.imports import Context, Outcome, Row
@@ -150,3 +152,29 @@ def test_an_importing_user_records_benefits_only_inside_their_area() -> None:
     assert out.outcomes == [Outcome.INSERTED, Outcome.REJECTED]
     assert out.problems[0].code == "out_of_scope"
     assert ReceivedBenefit.objects.get(person=p, policy__code="dibao").recorded_by == grid
+
+
+def test_persons_and_monthly_amount_are_stored_and_shown() -> None:
+    p, number = low_income_person(6)
+    out = write(dibao_row(number, p.name, persons="3", monthly_amount="1680.5"))
+    assert out.outcomes == [Outcome.INSERTED], out.problems
+    benefit = ReceivedBenefit.objects.get(person=p, policy__code="dibao")
+    assert (benefit.persons, benefit.monthly_amount) == (3, Decimal("1680.50"))
+    # an empty cell keeps the stored value; a new value updates it
+    assert write(dibao_row(number, p.name, persons="", monthly_amount=None)).outcomes == [
+        Outcome.UNCHANGED
+    ]
+    assert write(dibao_row(number, p.name, persons=2)).outcomes == [Outcome.UPDATED]
+    benefit.refresh_from_db()
+    assert (benefit.persons, benefit.monthly_amount) == (2, Decimal("560.00"))
+    # a fractional count of persons or a negative amount is sent back
+    out = write(dibao_row(number, p.name, persons="2.5"), dibao_row(number, p.name,
+                monthly_amount="-1"))  # fmt: skip
+    assert [x.code for x in out.problems] == ["invalid_number", "invalid_number"]
+    # shown on the person page's policy card and in the API
+    admin = Client()
+    admin.force_login(User.objects.get(username="admin"))
+    page = admin.get(f"/persons/{p.pk}/").content.decode()
+    assert "保障 2 人" in page and "每月 560.00 元" in page
+    items = admin.get("/api/v1/benefits", {"person": p.pk}).json()["items"]
+    assert [(i["persons"], i["monthly_amount"]) for i in items] == [(2, "560.00")]

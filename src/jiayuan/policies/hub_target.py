@@ -11,8 +11,8 @@ are found by their ``created_at``, changed ones through the database triggers th
 
 低保边缘 and 临时救助 are not policies of the catalogue (no rule, nothing to match), so
 their rows are refused with ``no_policy`` and sent back, rather than stored nowhere.
-The columns 保障人数 and 月保障金额 have no place on ``ReceivedBenefit`` yet; they are
-read and checked (numbers), not stored.
+保障人数 (a whole number) and 月保障金额 (yuan, two decimals) are checked and stored on
+the benefit; a later file that leaves them empty keeps what an earlier one said.
 
 The target registers when ``PoliciesConfig.ready`` imports this module.
 """
@@ -92,19 +92,40 @@ def _category(value: Any) -> str:
     return v
 
 
-def _number_problem(row: Row) -> Problem | None:
+#: The largest values the columns hold (保障人数 is a small integer, 月保障金额 ten digits).
+MAX_PERSONS = 32767
+MAX_AMOUNT = Decimal("99999999.99")
+
+
+def _numbers(row: Row) -> tuple[dict[str, Any], Problem | None]:
+    """保障人数 and 月保障金额 of the row (None when empty), or the problem refusing it."""
+    out: dict[str, Any] = {"persons": None, "monthly_amount": None}
     for name, label in (("persons", "保障人数"), ("monthly_amount", "月保障金额")):
         value = row.values.get(name)
         if value is None or value == "":
             continue
         try:
-            number = Decimal(str(value))
+            number = Decimal(str(value).strip())
         except InvalidOperation:
             number = Decimal(-1)
-        if number < 0 or not number.is_finite():
-            return _problem(row.line, name, "invalid_number", f"{label}不是有效的非负数",
-                            f"{name} is not a non-negative number", value)  # fmt: skip
-    return None
+        if not number.is_finite() or number < 0:
+            return out, _problem(row.line, name, "invalid_number", f"{label}不是有效的非负数",
+                                 f"{name} is not a non-negative number", value)  # fmt: skip
+        if name == "persons":
+            if number != number.to_integral_value() or number > MAX_PERSONS:
+                return out, _problem(row.line, name, "invalid_number", "保障人数须为整数",
+                                     "persons must be a whole number", value)  # fmt: skip
+            out[name] = int(number)
+        else:
+            if number > MAX_AMOUNT:
+                return out, _problem(row.line, name, "invalid_number", "月保障金额过大",
+                                     "the monthly amount is too large", value)  # fmt: skip
+            out[name] = number.quantize(Decimal("0.01"))
+    return out, None
+
+
+#: What an import writes of a benefit it finds already recorded.
+BENEFIT_FIELDS = ("since", "until", "persons", "monthly_amount")
 
 
 class BenefitTarget:
@@ -123,7 +144,7 @@ class BenefitTarget:
         problems: list[Problem] = []
         policies = {p.code: p for p in Policy.objects.filter(code__in=[
             c for c in CATEGORY_POLICY.values() if c])}  # fmt: skip
-        checked: list[tuple[int, Row, str, Policy]] = []
+        checked: list[tuple[int, Row, str, Policy, dict[str, Any]]] = []
         for i, row in enumerate(rows):
             v = row.values
             raw_id = v.get("id_number")
@@ -154,7 +175,7 @@ class BenefitTarget:
                     f"no policy of the catalogue stands for {category}; not imported", category,
                 ))  # fmt: skip
                 continue
-            problem = _number_problem(row)
+            numbers, problem = _numbers(row)
             if problem is None:
                 since, until = _date(v.get("since")), _date(v.get("until"))
                 if since and until and until <= since:
@@ -164,7 +185,7 @@ class BenefitTarget:
             if problem is not None:
                 problems.append(problem)
                 continue
-            checked.append((i, row, pii.blind_index(number, purpose="id"), policy))
+            checked.append((i, row, pii.blind_index(number, purpose="id"), policy, numbers))
         if not checked:
             return Written(outcomes=outcomes, problems=problems)
         persons = {
@@ -185,7 +206,7 @@ class BenefitTarget:
         changed: list[ReceivedBenefit] = []
         previous: list[dict[str, Any]] = []
         seen: set[tuple[int, int]] = set()
-        for i, row, index, policy in checked:
+        for i, row, index, policy, numbers in checked:
             v = row.values
             person = persons.get(index)
             if person is None:
@@ -217,16 +238,20 @@ class BenefitTarget:
             if current is None:
                 new.append(ReceivedBenefit(
                     person=person, policy=policy, since=since, until=until,
+                    persons=numbers["persons"], monthly_amount=numbers["monthly_amount"],
                     source=BenefitSource.IMPORT, recorded_by=recorder,
                 ))  # fmt: skip
                 outcomes[i] = Outcome.INSERTED
                 continue
-            before = {"since": current.since, "until": current.until}
+            before = {name: getattr(current, name) for name in BENEFIT_FIELDS}
             after = {"since": since or current.since, "until": until}
+            for name in ("persons", "monthly_amount"):  # an empty cell keeps the value
+                after[name] = before[name] if numbers[name] is None else numbers[name]
             if before == after:
                 outcomes[i] = Outcome.UNCHANGED
                 continue
-            current.since, current.until = after["since"], after["until"]
+            for name, value in after.items():
+                setattr(current, name, value)
             changed.append(current)
             previous.append(before)
             outcomes[i] = Outcome.UPDATED
@@ -234,7 +259,7 @@ class BenefitTarget:
             actions.bulk_create(ReceivedBenefit, new, actor=actor, note=note)
         if changed:
             actions.bulk_update_each(
-                changed, ["since", "until"], actor=actor, note=note, previous=previous
+                changed, list(BENEFIT_FIELDS), actor=actor, note=note, previous=previous
             )
         return Written(outcomes=outcomes, problems=problems)
 

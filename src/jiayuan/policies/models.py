@@ -130,6 +130,10 @@ class ReceivedBenefit(ScopedModel):
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="benefits")
     since = models.DateField(_("起始日期"), null=True, blank=True)
     until = models.DateField(_("终止日期"), null=True, blank=True)
+    persons = models.PositiveSmallIntegerField(_("保障人数"), null=True, blank=True)
+    monthly_amount = models.DecimalField(
+        _("月保障金额"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
     source = models.CharField(
         _("来源"), max_length=10, choices=BenefitSource.choices, default=BenefitSource.MANUAL
     )

@@ -379,6 +379,8 @@ class BenefitOut(Schema):
     policy_name: str
     since: dt.date | None
     until: dt.date | None
+    persons: int | None
+    monthly_amount: Decimal | None
     source: BenefitSource
     source_label: str
     match: int | None
