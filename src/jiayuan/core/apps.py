@@ -9,4 +9,9 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # calendar: drops the process's copy of the declared days when one is saved
-        from . import calendar  # noqa: F401
+        from . import (
+            calendar,  # noqa: F401
+            lookups,
+        )
+
+        lookups.register()

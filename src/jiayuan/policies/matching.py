@@ -58,7 +58,6 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import (
-    BigIntegerField,
     BooleanField,
     Exists,
     ExpressionWrapper,
@@ -67,10 +66,10 @@ from django.db.models import (
     Q,
     QuerySet,
 )
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from tqdm import tqdm
 
+from jiayuan.core.bulk import analyze
 from jiayuan.core.roles import Perm
 from jiayuan.core.rules import Outcome, Rule
 from jiayuan.core.rules import typed as t
@@ -206,6 +205,10 @@ class Baseline:
     ref_date: dt.date
 
 
+#: matches written by one run after which the run refreshes the planner's statistics
+RESTATISTICS_AFTER = 10_000
+
+
 def run_matching(
     ref_date: dt.date | None = None,
     *,
@@ -250,6 +253,12 @@ def run_matching(
         raise
     run.status, run.summary, run.finished_at = RunStatus.DONE, summary, timezone.now()
     run.save()
+    written = sum(r["new"] + r["closed"] + r["upcoming"] for r in summary.values())
+    if written >= RESTATISTICS_AFTER:
+        # a first run writes the county's matches at once; until autovacuum notices
+        # (never, where it is off) the planner takes the table for empty and the next
+        # run's anti-joins against open matches become nested loops over all of them
+        analyze([Match, MatchEvent])
     PersonChange.objects.filter(at__lt=watermark - RETENTION).delete()
     return run
 
@@ -303,17 +312,6 @@ def rule_version(policy: Policy) -> RuleVersion:
     return found
 
 
-def ids_in(ids: Collection[int]) -> RawSQL:
-    """A set of ids as one parameter, for ``pk__in=``: an array on PostgreSQL, a JSON
-    list on SQLite (no limit on the number of ids, one statement to prepare)."""
-    ordered = sorted(ids)
-    if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", [ordered], output_field=BigIntegerField())
-    return RawSQL(
-        "SELECT value FROM json_each(%s)", [json.dumps(ordered)], output_field=BigIntegerField()
-    )
-
-
 def _candidate_q(policy: Policy, rule: Rule, day: dt.date) -> Q:
     """The rule holds on ``day``, and the person neither receives the benefit (nor has it
     granted from a later date) nor was settled recently."""
@@ -338,7 +336,7 @@ def _candidates(
 ) -> QuerySet[Person]:
     """Persons (of ``scope`` when given) the rule holds for on ``day`` who neither
     receive the benefit nor were settled recently."""
-    qs = Person.objects.all() if scope is None else Person.objects.filter(pk__in=ids_in(scope))
+    qs = Person.objects.all() if scope is None else Person.objects.filter(pk__any_of=scope)
     # no ordering: the run reads sets (the model's ordering would sort every read)
     return qs.filter(_candidate_q(policy, rule, day)).order_by()
 
@@ -363,7 +361,7 @@ def match_policy(
     result = PolicyResult()
     opened = Match.objects.filter(policy=policy, status__in=OPEN_STATUSES)
     if scope is not None:
-        opened = opened.filter(person_id__in=ids_in(scope))
+        opened = opened.filter(person_id__any_of=scope)
     open_rows = {
         person_id: (pk, status)
         for person_id, pk, status in opened.values_list("person_id", "pk", "status")
@@ -416,10 +414,11 @@ def match_policy(
     gone = {pid: pk for pid, (pk, status) in leaving.items() if pid not in held}
     if arrived:
         _arrive(policy, rule, version, params, day, arrived)
+    fresh: QuerySet[Person]
     if open_rows:
         # the eligible are known already: the new matches are those of them without an
         # open match, so the rule is not evaluated a second time over the population
-        fresh = Person.objects.filter(pk__in=ids_in(eligible.difference(open_rows)))
+        fresh = Person.objects.filter(pk__any_of=eligible.difference(open_rows))
     else:
         fresh = _candidates(policy, rule, day, scope).exclude(_open_match(policy))
     new = _insert(policy, rule, version, params, day, fresh, run, MatchStatus.PENDING)
@@ -645,7 +644,7 @@ def _close_gone(policy: Policy, day: dt.date, gone: dict[int, int]) -> dict[str,
         ).values_list("person_id", flat=True)
     )
     rows = (
-        Person.objects.filter(pk__in=ids_in(gone))
+        Person.objects.filter(pk__any_of=gone)
         .order_by()
         .values_list("pk", "death_date", "residence_status")
     )
@@ -700,7 +699,7 @@ def _look_ahead(
         for n, on in enumerate(days)
     }
     first_day: dict[int, dt.date] = {}
-    rows = Person.objects.filter(pk__in=ids_in(waiting)).order_by().annotate(**flags)
+    rows = Person.objects.filter(pk__any_of=waiting).order_by().annotate(**flags)
     for row in rows.values("pk", *flags):
         found = next((on for n, on in enumerate(days) if row[f"on_{n}"]), None)
         if found is not None:
@@ -713,7 +712,7 @@ def _look_ahead(
         by_day.setdefault(on, []).append(pid)
     created = 0
     for on, ids in sorted(by_day.items()):
-        persons = Person.objects.filter(pk__in=ids_in(ids))
+        persons = Person.objects.filter(pk__any_of=ids)
         created += _insert(policy, rule, version, params, on, persons, run, MatchStatus.UPCOMING)
     return created
 
@@ -941,7 +940,7 @@ class Changes:
 def _members(households: Collection[int]) -> set[int]:
     if not households:
         return set()
-    members = Person.objects.filter(household_id__in=ids_in(households)).order_by()
+    members = Person.objects.filter(household_id__any_of=households).order_by()
     return set(members.values_list("pk", flat=True))
 
 
