@@ -87,13 +87,12 @@ class _Inbound(NamedTuple):
 class Ingestor:
     """Receives on paho's network thread, which only copies each message's id, topic and
     payload into a deque; collects, commits and then acknowledges each batch on the
-    calling thread. Under the GIL the process is one core's worth of Python: paho's
-    thread already runs while this one waits for the database, so what counts is the
-    CPU per message (measured by ``bench/iot_ingest.py`` against a bare subscriber).
+    calling thread, so paho's thread runs while this one waits for the database.
     Preparing the next batch on a third thread while one commits was tried and measured
     at about twice the CPU per message; that version also kept paho's message objects
     alive in the deque (the collector cost found later), so it is not settled that the
-    third thread itself was the cost — it was left out as the simpler choice."""
+    third thread itself was the cost, and with the CPU per message now lower the
+    database waits are what is left to overlap (docs/benchmarks.md, "Device ingest")."""
 
     def __init__(self, config: IngestConfig, client_id: str) -> None:
         self.config = config
