@@ -102,16 +102,17 @@ def stream_lock(stream: Stream) -> Iterator[None]:
     process, taken over when that process is gone.
     Both vanish with a killed process, so a killed import never blocks the next one."""
     if connection.vendor == "postgresql":
-        key = zlib.crc32(f"jiayuan.datahub.stream:{stream.pk}".encode())
+        # the two-int4 form of the lock: a class (7011, the data hub) and the stream
+        key = zlib.crc32(f"jiayuan.datahub.stream:{stream.pk}".encode()) - 2**31
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [7011, key])
+            cursor.execute("SELECT pg_try_advisory_lock(%s::int, %s::int)", [7011, key])
             if not cursor.fetchone()[0]:
                 raise _busy(stream)
         try:
             yield
         finally:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [7011, key])
+                cursor.execute("SELECT pg_advisory_unlock(%s::int, %s::int)", [7011, key])
         return
     token = _claim(stream)
     try:
