@@ -73,6 +73,32 @@ class Problem:
     raw: str = ""  # the offending value as read (masked by the caller if personal)
 
 
+def problem(line: int, field: str, code: str, zh: str, en: str, raw: Any = "") -> Problem:
+    """A refusal of ``line`` (the raw value cut to what the report column holds)."""
+    return Problem(
+        line=line, field=field, code=code, reason=zh, reason_en=en, raw=str(raw or "")[:300]
+    )
+
+
+def text(value: Any) -> str:
+    """A mapped value as trimmed text ("" for nothing)."""
+    return "" if value is None else str(value).strip()
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A date from the mapping (typed already), or an ISO text; anything else is None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        return None
+
+
 class Outcome(enum.StrEnum):
     INSERTED = "inserted"
     UPDATED = "updated"

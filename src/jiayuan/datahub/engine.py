@@ -175,20 +175,6 @@ class _Batch:
         self.counts[outcome] = self.counts.get(outcome, 0) + n
 
 
-def context_for(run: ImportRun, actor: Any = None) -> Context:
-    stream = run.stream
-    source = stream.source
-    return Context(
-        run_id=run.pk,
-        source_code=source.code,
-        source_name=source.name,
-        rank=source.rank,
-        field_ranks=dict(stream.field_ranks or {}),
-        as_of=run.as_of or timezone.localdate(),
-        actor=actor,
-    )
-
-
 def check_stream(stream: Stream) -> tuple[imports.Target, Mapping]:
     if stream.paused_reason:
         raise StreamPaused(
@@ -328,7 +314,7 @@ def _read(
         if drift:
             ImportRun.objects.filter(pk=the_run.pk).update(drift=drift.as_dict())
         mapping.bind(table.columns)
-        context = context_for(the_run, actor)
+        context = the_run.context(actor)
         batch_size = int((stream.config or {}).get("batch", BATCH)) or BATCH
         rows = islice(table.rows, the_run.position, None)  # a resumed run skips what it wrote
         columns = list(table.columns)

@@ -18,6 +18,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from jiayuan.core.imports import Context
+
 
 class SourceKind(models.TextChoices):
     CSV = "csv", _("CSV 文件")
@@ -148,6 +150,21 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.stream}"
+
+    def context(self, actor: Any = None) -> Context:
+        """What the run's target is told of it: written with, and rebuilt for a later
+        decision on one of its rows (a review pair merged or found distinct)."""
+        stream = self.stream
+        source = stream.source
+        return Context(
+            run_id=self.pk,
+            source_code=source.code,
+            source_name=source.name,
+            rank=source.rank,
+            field_ranks=dict(stream.field_ranks or {}),
+            as_of=self.as_of or timezone.localdate(self.started_at),
+            actor=actor,
+        )
 
     def report_line(self) -> str:
         return (

@@ -44,7 +44,7 @@ from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from jiayuan.core import actions, audit, bulk, pii
+from jiayuan.core import actions, audit, bulk, imports, pii
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied
 from jiayuan.core.imports import Outcome, Problem
 from jiayuan.core.models import AuditEntry
@@ -55,7 +55,6 @@ from jiayuan.people.models import Household, Person
 from . import provenance
 from .models import ChangeKind, ReviewPair, ReviewStatus
 from .provenance import PERSON
-from .writers import common
 from .writers.person import Incoming, PersonWriter
 from .writers.places import Place, community_of
 
@@ -216,7 +215,7 @@ def hold_for_review(
         place = places.get(item.address) if item.address else None
         community = place.community_path if place is not None else ""
         if not community:
-            out.append((i, Outcome.REJECTED, common.problem(
+            out.append((i, Outcome.REJECTED, imports.problem(
                 item.line, "address", "unknown_place",
                 "没有有效身份证号码，且现住址找不到所属社区，无法比对",
                 "no usable ID number, and the address names no known community", item.address,
@@ -235,7 +234,7 @@ def hold_for_review(
                 best = (score, details, c)
         if best is None or best[0] < REVIEW_THRESHOLD:
             score = best[0] if best is not None else 0.0
-            out.append((i, Outcome.REJECTED, common.problem(
+            out.append((i, Outcome.REJECTED, imports.problem(
                 item.line, "id_number", "no_match",
                 f"没有有效身份证号码，本社区内没有足够相似的居民（最高相似度 {score:.2f}）",
                 f"no usable ID number and no similar resident in the community (best {score:.2f})",
@@ -288,7 +287,7 @@ def _incoming(pair: ReviewPair) -> Incoming:
 
 
 def _writer(pair: ReviewPair, user: Any) -> PersonWriter:
-    context = common.context_of_run(pair.run, user)
+    context = pair.run.context(user)
     writer = PersonWriter(context, source=pair.run.stream.source_id)
     writer.origin = dataclasses.replace(writer.origin, kind=ChangeKind.REVIEW)
     writer.note = f"核对合并：{context.source_name} 批次 #{pair.run_id} 第 {pair.line} 行"

@@ -19,7 +19,6 @@ The target registers when ``PoliciesConfig.ready`` imports this module.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,7 +27,18 @@ from django.db import transaction
 from django.db.models import Q
 
 from jiayuan.core import actions, idnumber, imports, pii
-from jiayuan.core.imports import Context, Kind, Outcome, Problem, Row, TargetField, Written
+from jiayuan.core.imports import (
+    Context,
+    Kind,
+    Outcome,
+    Problem,
+    Row,
+    TargetField,
+    Written,
+    as_date,
+    problem,
+    text,
+)
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
 from jiayuan.people.models import Person
@@ -57,30 +67,9 @@ FIELDS = (
 )  # fmt: skip
 
 
-def _problem(line: int, field: str, code: str, zh: str, en: str, raw: Any = "") -> Problem:
-    return Problem(line=line, field=field, code=code, reason=zh, reason_en=en, raw=str(raw or ""))
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _date(value: Any) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        return None
-
-
 def _category(value: Any) -> str:
     """救助类别 as the bureau writes it (低保, 城市低保, 农村特困 …) in the list's terms."""
-    v = _text(value)
+    v = text(value)
     if "边缘" in v:
         return "低保边缘"
     if "临时" in v:
@@ -109,16 +98,16 @@ def _numbers(row: Row) -> tuple[dict[str, Any], Problem | None]:
         except InvalidOperation:
             number = Decimal(-1)
         if not number.is_finite() or number < 0:
-            return out, _problem(row.line, name, "invalid_number", f"{label}不是有效的非负数",
+            return out, problem(row.line, name, "invalid_number", f"{label}不是有效的非负数",
                                  f"{name} is not a non-negative number", value)  # fmt: skip
         if name == "persons":
             if number != number.to_integral_value() or number > MAX_PERSONS:
-                return out, _problem(row.line, name, "invalid_number", "保障人数须为整数",
+                return out, problem(row.line, name, "invalid_number", "保障人数须为整数",
                                      "persons must be a whole number", value)  # fmt: skip
             out[name] = int(number)
         else:
             if number > MAX_AMOUNT:
-                return out, _problem(row.line, name, "invalid_number", "月保障金额过大",
+                return out, problem(row.line, name, "invalid_number", "月保障金额过大",
                                      "the monthly amount is too large", value)  # fmt: skip
             out[name] = number.quantize(Decimal("0.01"))
     return out, None
@@ -152,38 +141,38 @@ class BenefitTarget:
                 number = (
                     raw_id.value
                     if isinstance(raw_id, idnumber.IDNumber)
-                    else idnumber.parse(_text(raw_id)).value
+                    else idnumber.parse(text(raw_id)).value
                 )
             except idnumber.InvalidIDNumber as exc:
-                problems.append(_problem(row.line, "id_number", exc.code, exc.zh, exc.en,
-                                         pii.mask_id_number(_text(raw_id))))  # fmt: skip
+                problems.append(problem(row.line, "id_number", exc.code, exc.zh, exc.en,
+                                         pii.mask_id_number(text(raw_id))))  # fmt: skip
                 continue
             category = _category(v.get("category"))
             if category not in CATEGORY_POLICY:
-                problems.append(_problem(
+                problems.append(problem(
                     row.line, "category", "unknown_category",
-                    f"救助类别“{_text(v.get('category'))}”不是低保、特困、低保边缘或临时救助",
+                    f"救助类别“{text(v.get('category'))}”不是低保、特困、低保边缘或临时救助",
                     "the category is not one of 低保, 特困, 低保边缘, 临时救助", v.get("category"),
                 ))  # fmt: skip
                 continue
             code = CATEGORY_POLICY[category]
             policy = policies.get(code) if code else None
             if policy is None:
-                problems.append(_problem(
+                problems.append(problem(
                     row.line, "category", "no_policy",
                     f"救助类别“{category}”在政策目录中没有对应的政策，未导入",
                     f"no policy of the catalogue stands for {category}; not imported", category,
                 ))  # fmt: skip
                 continue
-            numbers, problem = _numbers(row)
-            if problem is None:
-                since, until = _date(v.get("since")), _date(v.get("until"))
+            numbers, refused = _numbers(row)
+            if refused is None:
+                since, until = as_date(v.get("since")), as_date(v.get("until"))
                 if since and until and until <= since:
-                    problem = _problem(row.line, "until", "dates_out_of_order",
-                                       "终止日期须晚于起始日期", "until must be after since",
-                                       until)  # fmt: skip
-            if problem is not None:
-                problems.append(problem)
+                    refused = problem(row.line, "until", "dates_out_of_order",
+                                      "终止日期须晚于起始日期", "until must be after since",
+                                      until)  # fmt: skip
+            if refused is not None:
+                problems.append(refused)
                 continue
             checked.append((i, row, pii.blind_index(number, purpose="id"), policy, numbers))
         if not checked:
@@ -210,30 +199,30 @@ class BenefitTarget:
             v = row.values
             person = persons.get(index)
             if person is None:
-                problems.append(_problem(row.line, "id_number", "unknown_person",
+                problems.append(problem(row.line, "id_number", "unknown_person",
                                          "该身份证号码没有对应的居民",
                                          "no resident has this ID number"))  # fmt: skip
                 continue
-            name = _text(v.get("name"))
+            name = text(v.get("name"))
             if name and name != person.name:
-                problems.append(_problem(row.line, "name", "name_mismatch",
+                problems.append(problem(row.line, "name", "name_mismatch",
                                          f"姓名“{name}”与居民登记的姓名不一致",
                                          "the name disagrees with the resident's record",
                                          name))  # fmt: skip
                 continue
             if actor is not None and not path_allowed(actor, person.area_path, Perm.CHANGE):
-                problems.append(_problem(row.line, "id_number", "out_of_scope",
+                problems.append(problem(row.line, "id_number", "out_of_scope",
                                          "该居民不在您可以修改的区域内",
                                          "the person lives outside your areas"))  # fmt: skip
                 continue
             key = (person.pk, policy.pk)
             if key in seen:
-                problems.append(_problem(row.line, "id_number", "duplicate",
+                problems.append(problem(row.line, "id_number", "duplicate",
                                          "同一批数据中该居民的同一救助重复出现",
                                          "the same benefit appears twice"))  # fmt: skip
                 continue
             seen.add(key)
-            since, until = _date(v.get("since")), _date(v.get("until"))
+            since, until = as_date(v.get("since")), as_date(v.get("until"))
             current = existing.get(key)
             if current is None:
                 new.append(ReceivedBenefit(

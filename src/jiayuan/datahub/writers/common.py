@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from jiayuan.core import imports
-from jiayuan.core.imports import Context, Problem
+from jiayuan.core.imports import Context, text
 from jiayuan.people.choices import Gender, HukouType, Relation
 
-from ..models import ImportRun, Source
+from ..models import Source
 from ..provenance import Origin, among
 
 #: The note of every audit entry an import writes (with the run id and the source).
@@ -40,50 +39,8 @@ def origin_of(context: Context, source: int) -> Origin:
     )
 
 
-def context_of_run(run: ImportRun, actor: Any = None) -> Context:
-    """The context a run's rows were written with, rebuilt for a later decision on one
-    of them (a review pair merged or found distinct)."""
-    stream = run.stream
-    source = stream.source
-    return Context(
-        run_id=run.pk,
-        source_code=source.code,
-        source_name=source.name,
-        rank=source.rank,
-        field_ranks=dict(stream.field_ranks or {}),
-        as_of=run.as_of or run.started_at.date(),
-        actor=actor,
-    )
-
-
 def note(context: Context) -> str:
     return f"{NOTE}：{context.source_name} 批次 #{context.run_id}"
-
-
-def problem(line: int, field: str, code: str, zh: str, en: str, raw: Any = "") -> Problem:
-    return Problem(
-        line=line, field=field, code=code, reason=zh, reason_en=en, raw=str(raw or "")[:300]
-    )
-
-
-def text(value: Any) -> str:
-    if value is None:
-        return ""
-    return str(value).strip()
-
-
-def as_date(value: Any) -> dt.date | None:
-    """A date from the mapping (typed already), or an ISO text; anything else is None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        return None
 
 
 _GENDER = {

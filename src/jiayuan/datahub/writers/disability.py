@@ -19,7 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from jiayuan.core import actions, idnumber, pii
+from jiayuan.core import actions, idnumber, imports, pii
 from jiayuan.core.imports import Context, Kind, Outcome, Problem, Row, TargetField, Written
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
@@ -47,7 +47,7 @@ FIELDS = (
 
 def category_of(value: Any) -> int | None:
     """1–7 from a digit or a name (视力, 视力残疾 …); ``None`` when unreadable."""
-    v = common.text(value)
+    v = imports.text(value)
     if v.isdigit():
         n = int(v)
         return n if 1 <= n <= 7 else None
@@ -59,7 +59,7 @@ def category_of(value: Any) -> int | None:
 
 def level_of(value: Any) -> int | None:
     """1–4 from ``1``, ``1级``, ``一级``, ``一``."""
-    v = common.text(value).removesuffix("级")
+    v = imports.text(value).removesuffix("级")
     if v.isdigit():
         n = int(v)
         return n if 1 <= n <= 4 else None
@@ -73,7 +73,7 @@ def check_certificate(
     value = raw.strip().replace(" ", "").upper()
     masked = pii.mask_id_number(value[:18]) + value[18:] if len(value) >= 18 else "*" * len(value)
     if len(value) != 20 or not value[18:].isdigit():
-        return None, common.problem(
+        return None, imports.problem(
             line, "certificate", "invalid_certificate",
             "残疾人证号应为20位：18位身份证号码、1位残疾类别、1位残疾等级",
             "a disability certificate number has 20 characters: ID number, category, level",
@@ -82,32 +82,32 @@ def check_certificate(
     try:
         parsed = idnumber.parse(value[:18])
     except idnumber.InvalidIDNumber as exc:
-        return None, common.problem(
+        return None, imports.problem(
             line, "certificate", "invalid_certificate",
             f"残疾人证号中的身份证号码无效：{exc.zh}", f"the ID number in it is invalid: {exc.en}",
             masked,
         )  # fmt: skip
     cat, lvl = int(value[18]), int(value[19])
     if not 1 <= cat <= 7:
-        return None, common.problem(
+        return None, imports.problem(
             line, "certificate", "invalid_category", f"残疾人证号第19位残疾类别 {cat} 不在1–7之间",
             f"the category digit {cat} is not 1–7", masked,
         )  # fmt: skip
     if not 1 <= lvl <= 4:
-        return None, common.problem(
+        return None, imports.problem(
             line, "certificate", "invalid_level", f"残疾人证号第20位残疾等级 {lvl} 不在1–4之间",
             f"the level digit {lvl} is not 1–4", masked,
         )  # fmt: skip
-    if common.text(category) and category_of(category) != cat:
-        return None, common.problem(
+    if imports.text(category) and category_of(category) != cat:
+        return None, imports.problem(
             line, "category", "category_mismatch",
-            f"残疾类别“{common.text(category)}”与证号中的类别（{CATEGORIES[cat - 1]}）不一致",
+            f"残疾类别“{imports.text(category)}”与证号中的类别（{CATEGORIES[cat - 1]}）不一致",
             "the category column disagrees with the certificate number", category,
         )  # fmt: skip
-    if common.text(level) and level_of(level) != lvl:
-        return None, common.problem(
+    if imports.text(level) and level_of(level) != lvl:
+        return None, imports.problem(
             line, "level", "level_mismatch",
-            f"残疾等级“{common.text(level)}”与证号中的等级（{lvl}级）不一致",
+            f"残疾等级“{imports.text(level)}”与证号中的等级（{lvl}级）不一致",
             "the level column disagrees with the certificate number", level,
         )  # fmt: skip
     return (parsed.value, cat, lvl), None
@@ -137,12 +137,12 @@ class DisabilityTarget:
         for i, row in enumerate(rows):
             v = row.values
             if tag is None:
-                problems.append(common.problem(
+                problems.append(imports.problem(
                     row.line, "", "unknown_tag", f"标签目录中没有“{TAG}”", f"there is no tag {TAG}",
                 ))  # fmt: skip
                 continue
             found, problem = check_certificate(
-                row.line, common.text(v.get("certificate")), v.get("category"), v.get("level")
+                row.line, imports.text(v.get("certificate")), v.get("category"), v.get("level")
             )
             if problem is not None or found is None:
                 problems.extend([problem] if problem is not None else [])
@@ -177,28 +177,28 @@ class DisabilityTarget:
             v = row.values
             person = persons.get(index[i])
             if person is None:
-                problems.append(common.problem(
+                problems.append(imports.problem(
                     row.line, "certificate", "unknown_person",
                     "证号中的身份证号码没有对应的居民", "no resident has the ID number in it",
                     pii.mask_id_number(number),
                 ))  # fmt: skip
                 continue
             if person.pk in seen:
-                problems.append(common.problem(
+                problems.append(imports.problem(
                     row.line, "certificate", "duplicate", "同一批数据中该居民的残疾人证重复出现",
                     "the same person's certificate appears twice in one batch",
                 ))  # fmt: skip
                 continue
             seen.add(person.pk)
-            name = common.text(v.get("name"))
+            name = imports.text(v.get("name"))
             if name and name != person.name:
-                problems.append(common.problem(
+                problems.append(imports.problem(
                     row.line, "name", "name_mismatch", f"姓名“{name}”与居民登记的姓名不一致",
                     "the name disagrees with the resident's record", name,
                 ))  # fmt: skip
                 continue
             if actor is not None and not path_allowed(actor, person.area_path, Perm.CHANGE):
-                problems.append(common.problem(
+                problems.append(imports.problem(
                     row.line, "certificate", "out_of_scope", "该居民不在您可以修改的区域内",
                     "the person lives outside the areas you may change",
                 ))  # fmt: skip
@@ -207,8 +207,8 @@ class DisabilityTarget:
             attrs: dict[str, Any] = {
                 "category": CATEGORIES[cat - 1], "grade": lvl, "certificate": masked,
             }  # fmt: skip
-            issued = common.as_date(v.get("issued"))
-            until = common.as_date(v.get("valid_until"))
+            issued = imports.as_date(v.get("issued"))
+            until = imports.as_date(v.get("valid_until"))
             evidence = {"来源": context.source_name, "批次": context.run_id, "行号": row.line}
             current = open_tags.get(person.pk)
             value = describe(CATEGORIES[cat - 1], lvl, masked)

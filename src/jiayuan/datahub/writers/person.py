@@ -26,7 +26,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from jiayuan.core import actions, bulk, idnumber, pii
+from jiayuan.core import actions, bulk, idnumber, imports, pii
 from jiayuan.core.imports import Context, Kind, Outcome, Problem, Row, TargetField, Written
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
@@ -90,7 +90,7 @@ class Incoming:
     def from_json(cls, data: dict[str, Any]) -> Incoming:
         values = dict(data)
         for key in ("birth_date", "death_date"):
-            values[key] = common.as_date(values.get(key))
+            values[key] = imports.as_date(values.get(key))
         item = cls(**values)
         if item.id_number:
             item.index = pii.blind_index(item.id_number, purpose="id")
@@ -124,54 +124,54 @@ def parse(row: Row, context: Context) -> tuple[Incoming | None, Problem | None]:
     """Check one row: an :class:`Incoming`, or the problem that refuses it."""
     v = row.values
     line = row.line
-    name = common.text(v.get("name"))
+    name = imports.text(v.get("name"))
     if not name:
-        return None, common.problem(line, "name", "required", "姓名为空", "the name is empty")
+        return None, imports.problem(line, "name", "required", "姓名为空", "the name is empty")
     item = Incoming(line=line, name=name[:50])
     raw_id = v.get("id_number")
     parsed: idnumber.IDNumber | None = None
     if isinstance(raw_id, idnumber.IDNumber):
         parsed = raw_id
-    elif common.text(raw_id):
+    elif imports.text(raw_id):
         try:
-            parsed = idnumber.parse(common.text(raw_id))
+            parsed = idnumber.parse(imports.text(raw_id))
         except idnumber.InvalidIDNumber as exc:
-            item.id_raw = common.text(raw_id)
+            item.id_raw = imports.text(raw_id)
             if v.get("birth_date") is None:
                 masked = pii.mask_id_number(item.id_raw)
-                return None, common.problem(line, "id_number", exc.code, exc.zh, exc.en, masked)
-    item.birth_date = common.as_date(v.get("birth_date"))
+                return None, imports.problem(line, "id_number", exc.code, exc.zh, exc.en, masked)
+    item.birth_date = imports.as_date(v.get("birth_date"))
     item.gender = common.gender(v.get("gender"))
     if parsed is not None:
         item.id_number = parsed.value
         item.index = pii.blind_index(parsed.value, purpose="id")
         if item.birth_date is not None and item.birth_date != parsed.birth_date:
-            return None, common.problem(
+            return None, imports.problem(
                 line, "birth_date", "id_birth_mismatch",
                 f"出生日期 {item.birth_date} 与身份证号码不一致",
                 "the birth date disagrees with the ID number", item.birth_date,
             )  # fmt: skip
         if item.gender and item.gender != parsed.gender:
-            return None, common.problem(
+            return None, imports.problem(
                 line, "gender", "id_gender_mismatch", "性别与身份证号码不一致",
                 "the gender disagrees with the ID number", v.get("gender"),
             )  # fmt: skip
         item.birth_date, item.gender = parsed.birth_date, parsed.gender
     elif item.birth_date is None:
-        return None, common.problem(
+        return None, imports.problem(
             line, "id_number", "id_required",
             "缺少有效的身份证号码，且没有出生日期，无法比对",
             "no usable ID number, and no birth date to compare on",
         )  # fmt: skip
-    item.ethnicity = common.text(v.get("ethnicity"))[:20]
-    item.household = common.text(v.get("hukou_no"))[:24]
+    item.ethnicity = imports.text(v.get("ethnicity"))[:20]
+    item.household = imports.text(v.get("hukou_no"))[:24]
     item.relation = common.relation(v.get("relation"))
     item.hukou_type = common.hukou_type(v.get("hukou_type"))
-    item.hukou_address = common.text(v.get("hukou_address"))[:200]
-    item.address = "".join(common.text(v.get("address")).split())[:200]
-    reason = common.text(v.get("cancel_reason"))
+    item.hukou_address = imports.text(v.get("hukou_address"))[:200]
+    item.address = "".join(imports.text(v.get("address")).split())[:200]
+    reason = imports.text(v.get("cancel_reason"))
     if reason:
-        when = common.as_date(v.get("cancel_date")) or context.as_of
+        when = imports.as_date(v.get("cancel_date")) or context.as_of
         if "死" in reason or "亡" in reason:
             item.death_date = when
         else:
@@ -420,7 +420,7 @@ class PersonWriter:
                 setattr(person, key, value)
                 names.add(key)
             elif key in ("birth_date", "death_date"):
-                setattr(person, key, common.as_date(value))
+                setattr(person, key, imports.as_date(value))
                 names.add(key)
             elif key == "household":
                 hh = households.get(value)
@@ -569,7 +569,7 @@ class _Batch:
 
     @staticmethod
     def unplaced(item: Incoming) -> Problem:
-        return common.problem(
+        return imports.problem(
             item.line, "address", "unknown_place",
             "现住址无法落到网格、楼栋或单元（未找到社区、小区、楼栋或单元）",
             "the address does not name a known grid, building or unit", item.address,
@@ -577,7 +577,7 @@ class _Batch:
 
     @staticmethod
     def out_of_scope(item: Incoming) -> Problem:
-        return common.problem(
+        return imports.problem(
             item.line, "address", "out_of_scope", "该居民不在您可以修改的区域内",
             "the person lives outside the areas you may change", item.address,
         )  # fmt: skip
