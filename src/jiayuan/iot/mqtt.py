@@ -88,11 +88,9 @@ class Ingestor:
     """Receives on paho's network thread, which only copies each message's id, topic and
     payload into a deque; collects, commits and then acknowledges each batch on the
     calling thread, so paho's thread runs while this one waits for the database.
-    Preparing the next batch on a third thread while one commits was tried and measured
-    at about twice the CPU per message; that version also kept paho's message objects
-    alive in the deque (the collector cost found later), so it is not settled that the
-    third thread itself was the cost, and with the CPU per message now lower the
-    database waits are what is left to overlap (docs/benchmarks.md, "Device ingest")."""
+    Preparing the next batch on a third thread while one commits was measured (once the
+    deque no longer held paho's message objects) at the same rate for a quarter more CPU
+    per message, so the batch loop is one thread (docs/benchmarks.md, "Device ingest")."""
 
     def __init__(self, config: IngestConfig, client_id: str) -> None:
         self.config = config
