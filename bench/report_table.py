@@ -68,7 +68,7 @@ def seed(residents: int) -> None:
         elif c in ("created_at", "updated_at"):
             values.append("now()")
         elif c == "birth_date":
-            values.append("s.birth_date - mod(g * 7919, 29200)::int")  # ages spread over 80 years
+            values.append("s.birth_date - mod(g::bigint * 7919, 29200)::int")  # ages spread over 80 years
         elif c == "gender":
             values.append("CASE WHEN mod(g, 2) = 0 THEN 'male' ELSE 'female' END")
         else:
