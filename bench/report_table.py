@@ -68,7 +68,8 @@ def seed(residents: int) -> None:
         elif c in ("created_at", "updated_at"):
             values.append("now()")
         elif c == "birth_date":
-            values.append("s.birth_date - mod(g::bigint * 7919, 29200)::int")  # ages spread over 80 years
+            # ages spread over 80 years (bigint: a million times 7919 overflows int4)
+            values.append("s.birth_date - mod(g::bigint * 7919, 29200)::int")
         elif c == "gender":
             values.append("CASE WHEN mod(g, 2) = 0 THEN 'male' ELSE 'female' END")
         else:
