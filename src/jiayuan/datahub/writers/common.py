@@ -9,12 +9,10 @@ from jiayuan.core.imports import Context, text
 from jiayuan.people.choices import Gender, HukouType, Relation
 
 from ..models import Source
-from ..provenance import Origin, among
+from ..provenance import Origin
 
 #: The note of every audit entry an import writes (with the run id and the source).
 NOTE = "数据导入"
-
-__all__ = ["among"]
 
 
 def source_id(context: Context) -> int:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from jiayuan.core import actions, bulk, idnumber, imports, pii
@@ -238,9 +239,7 @@ class PersonWriter:
         head when the batch names one (``heads``: number → the new person's reserved id,
         so no second pass sets it)."""
         heads = heads or {}
-        found = {
-            h.number: h for h in Household.objects.filter(common.among("number", wanted, "text"))
-        }
+        found = {h.number: h for h in Household.objects.filter(number__any_of=wanted)}
         missing = []
         for number, (area_id, path, dwelling) in wanted.items():
             if number not in found and self.allowed(path):
@@ -454,7 +453,7 @@ class PersonWriter:
         # the persons as one subquery of two array parameters (not thousands of ids in
         # each of the three queries a tag costs)
         persons = Person.objects.filter(
-            common.among("pk", self.touched) | common.among("household_id", self.households)
+            Q(pk__any_of=self.touched) | Q(household_id__any_of=self.households)
         )
         recompute_tags(persons=persons, note="标签规则计算（数据导入）")
 
@@ -520,7 +519,7 @@ class _Batch:
         found = {
             p.id_number_index: p
             for p in Person.objects.filter(
-                common.among("id_number_index", [item.index for _i, item in items], "text")
+                id_number_index__any_of=[item.index for _i, item in items]
             ).select_related("household")
         }
         new: list[tuple[int, Incoming, Place]] = []
