@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .actions import may_change
 from .errors import NotFound
 
 
@@ -78,6 +79,23 @@ def problem(line: int, field: str, code: str, zh: str, en: str, raw: Any = "") -
     return Problem(
         line=line, field=field, code=code, reason=zh, reason_en=en, raw=str(raw or "")[:300]
     )
+
+
+def refuse_holder(line: int, field: str, holder: Any, name: str, actor: Any) -> Problem | None:
+    """Why a row about an existing resident (found by ID number) may not be written: the
+    row names someone else, or the resident lives where ``actor`` may not change rows
+    (the one rule, :func:`jiayuan.core.actions.may_change`). ``None`` when it may."""
+    if name and name != holder.name:
+        return problem(
+            line, "name", "name_mismatch", f"姓名“{name}”与居民登记的姓名不一致",
+            "the name disagrees with the resident's record", name,
+        )  # fmt: skip
+    if not may_change(actor, holder):
+        return problem(
+            line, field, "out_of_scope", "该居民不在您可以修改的区域内",
+            "the person lives outside the areas you may change",
+        )  # fmt: skip
+    return None
 
 
 def text(value: Any) -> str:

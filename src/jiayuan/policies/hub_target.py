@@ -37,10 +37,9 @@ from jiayuan.core.imports import (
     Written,
     as_date,
     problem,
+    refuse_holder,
     text,
 )
-from jiayuan.core.roles import Perm
-from jiayuan.core.scoping import path_allowed
 from jiayuan.people.models import Person
 
 from .choices import BenefitSource
@@ -203,17 +202,9 @@ class BenefitTarget:
                                          "该身份证号码没有对应的居民",
                                          "no resident has this ID number"))  # fmt: skip
                 continue
-            name = text(v.get("name"))
-            if name and name != person.name:
-                problems.append(problem(row.line, "name", "name_mismatch",
-                                         f"姓名“{name}”与居民登记的姓名不一致",
-                                         "the name disagrees with the resident's record",
-                                         name))  # fmt: skip
-                continue
-            if actor is not None and not path_allowed(actor, person.area_path, Perm.CHANGE):
-                problems.append(problem(row.line, "id_number", "out_of_scope",
-                                         "该居民不在您可以修改的区域内",
-                                         "the person lives outside your areas"))  # fmt: skip
+            refused = refuse_holder(row.line, "id_number", person, text(v.get("name")), actor)
+            if refused is not None:
+                problems.append(refused)
                 continue
             key = (person.pk, policy.pk)
             if key in seen:

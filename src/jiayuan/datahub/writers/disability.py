@@ -21,8 +21,6 @@ from django.db.models import Q
 
 from jiayuan.core import actions, idnumber, imports, pii
 from jiayuan.core.imports import Context, Kind, Outcome, Problem, Row, TargetField, Written
-from jiayuan.core.roles import Perm
-from jiayuan.core.scoping import path_allowed
 from jiayuan.people.choices import TagSource
 from jiayuan.people.models import Person, PersonTag, Tag
 from jiayuan.people.tagging import recompute_tags
@@ -191,17 +189,9 @@ class DisabilityTarget:
                 continue
             seen.add(person.pk)
             name = imports.text(v.get("name"))
-            if name and name != person.name:
-                problems.append(imports.problem(
-                    row.line, "name", "name_mismatch", f"姓名“{name}”与居民登记的姓名不一致",
-                    "the name disagrees with the resident's record", name,
-                ))  # fmt: skip
-                continue
-            if actor is not None and not path_allowed(actor, person.area_path, Perm.CHANGE):
-                problems.append(imports.problem(
-                    row.line, "certificate", "out_of_scope", "该居民不在您可以修改的区域内",
-                    "the person lives outside the areas you may change",
-                ))  # fmt: skip
+            refused = imports.refuse_holder(row.line, "certificate", person, name, actor)
+            if refused is not None:
+                problems.append(refused)
                 continue
             masked = pii.mask_id_number(number) + f"{cat}{lvl}"
             attrs: dict[str, Any] = {
