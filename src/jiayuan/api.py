@@ -116,6 +116,11 @@ def _register() -> None:
     api.add_router("/", "jiayuan.datahub.api_hub.router")
     api.add_router("/", "jiayuan.datahub.api_review.router")
     api.add_router("/", "jiayuan.datahub.reports.api.router")
+    api.add_router("/", "jiayuan.community.api.wishes.router")
+    api.add_router("/", "jiayuan.community.api.deliberation.router")
+    api.add_router("/", "jiayuan.community.api.volunteers.router")
+    api.add_router("/", "jiayuan.community.api.places.router")
+    api.add_router("/", "jiayuan.community.api.markets.router")
 
 
 _register()

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "jiayuan.policies",
     "jiayuan.iot",
     "jiayuan.datahub",
+    "jiayuan.community",
     "jiayuan.demo",
 ]
 

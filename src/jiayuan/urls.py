@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("jiayuan.policies.urls")),
     path("", include("jiayuan.iot.urls")),
     path("", include("jiayuan.datahub.urls")),
+    path("", include("jiayuan.community.urls")),
 ]
 
 handler404 = "jiayuan.core.views.not_found"

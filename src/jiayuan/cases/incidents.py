@@ -17,6 +17,7 @@ from jiayuan.core.errors import ValidationFailed
 from jiayuan.core.incidents import incident_raised
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Dwelling
+from jiayuan.org.paths import KIND_DEPTH, ancestor_path
 
 from . import routing, services
 from .choices import Channel, Priority
@@ -29,9 +30,9 @@ def _grid_of(area: Area | None, dwelling: Dwelling | None, lat: Any, lng: Any) -
     if area is not None:
         if area.kind == AreaKind.GRID:
             return area
-        depth = routing.KIND_DEPTH[AreaKind.GRID]
+        depth = KIND_DEPTH[AreaKind.GRID]
         if len(area.path.rstrip("/").split("/")) > depth:
-            return Area.objects.get(path=routing.ancestor_path(area.path, AreaKind.GRID))
+            return Area.objects.get(path=ancestor_path(area.path, AreaKind.GRID))
     return routing.locate_grid(lat=lat, lng=lng, dwelling=dwelling)
 
 

@@ -15,6 +15,7 @@ from jiayuan.core.roles import Role
 from jiayuan.org import geo
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Dwelling, Membership
+from jiayuan.org.paths import ancestor_path
 
 from .choices import LEVEL_ORDER, Level
 
@@ -32,16 +33,6 @@ LEVEL_ROLE = {
     Level.COMMUNITY: Role.COMMUNITY_STAFF,
     Level.STREET: Role.STREET_LEADER,
 }
-# Depth of each kind in a path: county/street/community/zone/grid/…
-KIND_DEPTH = {AreaKind.STREET: 2, AreaKind.COMMUNITY: 3, AreaKind.ZONE: 4, AreaKind.GRID: 5}
-
-
-def ancestor_path(path: str, kind: str) -> str:
-    parts = path.rstrip("/").split("/")
-    depth = KIND_DEPTH[AreaKind(kind)]
-    if len(parts) < depth:
-        raise ValueError(f"{path} lies above a {kind}")
-    return "/".join(parts[:depth]) + "/"
 
 
 def locate_grid(

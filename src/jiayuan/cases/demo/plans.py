@@ -18,6 +18,7 @@ from jiayuan.core.calendar import MINUTES_PER_WORKDAY, WorkClock
 from jiayuan.core.geo import distance_m
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Membership
+from jiayuan.org.paths import ancestor_path
 from jiayuan.people.models import Person
 
 from .. import escalation, routing
@@ -129,7 +130,7 @@ def resolve_params(
 ) -> dict[str, Any]:
     params = dict(step.params)
     if params.get("handler_id") == "@street":
-        street = routing.ancestor_path(case.grid.path, AreaKind.STREET)
+        street = ancestor_path(case.grid.path, AreaKind.STREET)
         params["handler_id"] = staff.handler(street, Level.STREET).pk
     if "into" in params:
         params["into"] = numbers[params["into"]]
@@ -249,7 +250,7 @@ class Planner:
     def text(self, code: str, grid: Area) -> tuple[str, str]:
         rng = self.rng
         _w, descriptions, results = TEXTS[code]
-        zone = self.zone_names.get(routing.ancestor_path(grid.path, AreaKind.ZONE), "小区")
+        zone = self.zone_names.get(ancestor_path(grid.path, AreaKind.ZONE), "小区")
         slots = {
             "b": rng.randint(1, 24),
             "u": rng.randint(1, 4),

@@ -26,6 +26,7 @@ from jiayuan.core.calendar import WorkClock
 from jiayuan.core.geo import distance_m
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
+from jiayuan.org.paths import ancestor_path
 from jiayuan.people.models import Person
 
 from .. import actions, routing, sla
@@ -78,7 +79,7 @@ class Replay:
     # -- the world the actions read (actions.World) ------------------------------------------
     def owner_for(self, grid: Area, level: str) -> Area:
         kind = routing.LEVEL_KIND[level]  # type: ignore[index]
-        return grid if kind == AreaKind.GRID else self.areas[routing.ancestor_path(grid.path, kind)]
+        return grid if kind == AreaKind.GRID else self.areas[ancestor_path(grid.path, kind)]
 
     def handler_for(self, owner: Area, level: str) -> Any:
         return self.staff.handler(owner.path, level)

@@ -1,0 +1,7 @@
+"""JSON API of the community services: volunteers."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["社区服务"])

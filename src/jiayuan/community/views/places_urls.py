@@ -1,0 +1,5 @@
+"""Addresses of the community pages: places."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
