@@ -22,17 +22,25 @@ class Perm(models.TextChoices):
     REVEAL_PII = "reveal_pii", _("查看完整身份证号和电话")
     SUPERVISE = "supervise", _("派单、审核与督办")
     MANAGE_USERS = "manage_users", _("管理账号")
+    # Community services in the area: collect and claim wishes, run a compound's
+    # deliberation (enter paper votes, sign in, publish minutes), manage activities,
+    # check volunteers in, book rooms. The branch secretary and the 三长 hold it.
+    SERVE = "serve", _("社区服务")
 
 
 ROLE_PERMS: dict[str, frozenset[str]] = {
     Role.COUNTY_ADMIN: frozenset(
-        {Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.SUPERVISE, Perm.MANAGE_USERS}
+        {Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.SUPERVISE, Perm.MANAGE_USERS, Perm.SERVE}
     ),
-    Role.STREET_LEADER: frozenset({Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.SUPERVISE}),
-    Role.COMMUNITY_STAFF: frozenset({Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.SUPERVISE}),
-    Role.GRID_WORKER: frozenset({Perm.VIEW, Perm.CHANGE}),
-    Role.BRANCH_SECRETARY: frozenset({Perm.VIEW}),
-    Role.THREE_HEAD: frozenset({Perm.VIEW}),
+    Role.STREET_LEADER: frozenset(
+        {Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.SUPERVISE, Perm.SERVE}
+    ),
+    Role.COMMUNITY_STAFF: frozenset(
+        {Perm.VIEW, Perm.CHANGE, Perm.REVEAL_PII, Perm.SUPERVISE, Perm.SERVE}
+    ),
+    Role.GRID_WORKER: frozenset({Perm.VIEW, Perm.CHANGE, Perm.SERVE}),
+    Role.BRANCH_SECRETARY: frozenset({Perm.VIEW, Perm.SERVE}),
+    Role.THREE_HEAD: frozenset({Perm.VIEW, Perm.SERVE}),
     # A resident acts on their own records only; they hold no area-wide permission.
     Role.RESIDENT: frozenset(),
 }
