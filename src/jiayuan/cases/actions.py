@@ -28,12 +28,13 @@ from django.utils.translation import get_language
 
 from jiayuan.core.calendar import MINUTES_PER_WORKDAY, WorkClock
 from jiayuan.core.errors import BilingualError, PermissionDenied, ValidationFailed
+from jiayuan.core.incidents import is_incident_key
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
 from jiayuan.org.models import Area
 
 from . import routing, sla
-from .choices import FINAL_STATUSES, LEVEL_ORDER, Channel, Level, Satisfaction, Status
+from .choices import FINAL_STATUSES, LEVEL_ORDER, Level, Satisfaction, Status
 from .machine import OTHER_EVENTS, TRANSITIONS, event_kind
 from .models import Case, Department, ReturnVisit
 
@@ -83,7 +84,7 @@ class Effects:
     to_reporter: list[str] = field(default_factory=list)  # outbound, after commit
     visits: list[ReturnVisit] = field(default_factory=list)
     outcome: str = ""  # for actions with declared outcomes (``visit``)
-    incident_closed: bool = False  # a finished device case closes its alarm
+    incident_closed: bool = False  # a finished incident's case closes its incident
 
     def add(self, other: Effects) -> None:
         self.events += other.events
@@ -198,12 +199,9 @@ def apply(case: Case, action: str, ctx: Context, **params: Any) -> Effects:
             event.from_status = before
             event.to_status = after if (moved_by_own_event or not own) else before
         own = False
-    if (
-        after in FINAL_STATUSES
-        and before not in FINAL_STATUSES
-        and case.channel == Channel.DEVICE
-        and case.source_ref
-    ):
+    # One rule for every channel: the case of an incident key closes its incident.
+    finished = after in FINAL_STATUSES and before not in FINAL_STATUSES
+    if finished and is_incident_key(case.source_ref):
         effects.incident_closed = True
     return effects
 

@@ -1,12 +1,13 @@
 """Cases' side of the incident bridge (:mod:`jiayuan.core.incidents`).
 
-A device alarm that must be handled by people arrives as ``incident_raised`` and becomes
-a case on the ``device`` channel, routed to the grid the device sits in, with the alarm's
-key as ``source_ref``. When the action that finishes such a case (approval's visit,
-rejection, merging …) is performed, ``incident_closed`` tells the sender and the alarm
-closes: that is an effect of the action (see :func:`jiayuan.cases.actions.apply`), not
-of saving the row, so a later save of the finished case sends nothing. Connected in
-:meth:`CasesConfig.ready`.
+A matter that must be handled by people — a device alarm, an escalated wish — arrives as
+``incident_raised`` and becomes a case on the channel the sender names (``device`` when
+it names none), routed to the grid the source sits in, with the incident's key as
+``source_ref``. When the action that finishes a case of an incident key (:func:`is_incident`:
+approval's visit, rejection, merging …) is performed, ``incident_closed`` tells the
+sender, whatever the channel: that is an effect of the action (see
+:func:`jiayuan.cases.actions.apply`), not of saving the row, so a later save of the
+finished case sends nothing. Connected in :meth:`CasesConfig.ready`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from jiayuan.core.errors import ValidationFailed
-from jiayuan.core.incidents import incident_raised
+from jiayuan.core.incidents import incident_raised, is_incident_key
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area, Dwelling
 from jiayuan.org.paths import KIND_DEPTH, ancestor_path
@@ -22,6 +23,12 @@ from jiayuan.org.paths import KIND_DEPTH, ancestor_path
 from . import routing, services
 from .choices import Channel, Priority
 from .models import Case, Category
+
+
+def is_incident(case: Case) -> bool:
+    """Whether ``case`` was opened for an incident, so that finishing it closes the
+    incident: its source reference is an incident key (``"alarm:…"``, ``"wish:…"``)."""
+    return is_incident_key(case.source_ref)
 
 
 def _grid_of(area: Area | None, dwelling: Dwelling | None, lat: Any, lng: Any) -> Area:
@@ -48,10 +55,18 @@ def open_case_for_incident(
     lat: float | None = None,
     lng: float | None = None,
     priority: str = Priority.URGENT,
+    channel: str = Channel.DEVICE,
     **_: Any,
 ) -> str:
-    """Open (or find, for a re-sent key) the case of an incident; returns its number."""
-    existing = Case.objects.filter(source_ref=key, channel=Channel.DEVICE).first()
+    """Open (or find, for a re-sent key) the case of an incident on ``channel``; returns
+    its number."""
+    if channel not in Channel.values:
+        raise ValidationFailed(f"未知渠道 {channel}", f"unknown channel {channel}", field="channel")
+    if not is_incident_key(key):
+        raise ValidationFailed(
+            f"事件编号 {key} 无效", f"{key!r} is not an incident key", field="key"
+        )  # fmt: skip
+    existing = Case.objects.filter(source_ref=key, channel=channel).first()
     if existing is not None:
         return existing.number
     category = Category.objects.filter(code=category_code).first()
@@ -62,7 +77,7 @@ def open_case_for_incident(
         )  # fmt: skip
     case = services.intake(
         actor=None,
-        channel=Channel.DEVICE,
+        channel=channel,
         category=category,
         title=title,
         description=description,

@@ -1,16 +1,15 @@
 """Photos of a case (现场照片 / 办理结果照片): checked, cleaned and kept private.
 
-An upload is trusted for nothing: its real type is read by Pillow (JPEG, PNG or WebP
-only), its size and pixel count are bounded before any pixel is decoded, and what is
-stored is a fresh encoding of the pixels alone — no EXIF (so no GPS position of the
-reporter's home), no XMP, no comments. Files live under ``MEDIA_ROOT``, which no URL
-serves; they leave the server only through :func:`response`, after the caller checked
-that the user may see the case.
+An upload is trusted for nothing: :mod:`jiayuan.core.images` reads its real type (JPEG,
+PNG or WebP only), bounds its size and pixel count before any pixel is decoded, and
+re-encodes the pixels alone — no EXIF (so no GPS position of the reporter's home), no
+XMP, no comments. Files live under ``MEDIA_ROOT``, which no URL serves; they leave the
+server only through :func:`response`, after the caller checked that the user may see
+the case.
 """
 
 from __future__ import annotations
 
-import io
 import secrets
 from typing import Any
 
@@ -18,24 +17,17 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import FileResponse
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-from jiayuan.core import audit
+from jiayuan.core import audit, images
 from jiayuan.core.errors import BilingualError, NotFound, PermissionDenied, ValidationFailed
 from jiayuan.core.models import AuditEntry
 
 from .choices import Status
 from .models import Case, CasePhoto
 
-MAX_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 40_000_000
+MAX_BYTES = images.MAX_BYTES
+MAX_PIXELS = images.MAX_PIXELS
 MAX_PER_KIND = 9
-# Pillow format → (content type, file extension, save options).
-FORMATS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "JPEG": ("image/jpeg", "jpg", {"quality": 85, "optimize": True}),
-    "PNG": ("image/png", "png", {"optimize": True}),
-    "WEBP": ("image/webp", "webp", {"quality": 85}),
-}
 # Result photos belong to the handling; report photos to an open case.
 RESULT_STATUSES = (Status.ACCEPTED, Status.IN_PROGRESS, Status.SUSPENDED, Status.HANDLED)
 
@@ -45,71 +37,15 @@ class PhotoRefused(BilingualError):
     status = 409
 
 
-class CleanImage:
-    """The re-encoded bytes of an upload and what is known about them."""
-
-    def __init__(self, data: bytes, content_type: str, ext: str, width: int, height: int):
-        self.data = data
-        self.content_type = content_type
-        self.ext = ext
-        self.width = width
-        self.height = height
-
-
-def _bad(zh: str, en: str) -> ValidationFailed:
-    return ValidationFailed(zh, en, field="file")
-
-
-def clean(raw: bytes) -> CleanImage:
-    """Validate ``raw`` as a JPEG, PNG or WebP photo and re-encode it without metadata."""
-    if len(raw) > MAX_BYTES:
-        raise _bad("照片不能超过 8 MB", "the photo is larger than 8 MB")
-    try:
-        probe = Image.open(io.BytesIO(raw))
-        fmt = probe.format or ""
-        width, height = probe.size
-        probe.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise _bad(
-            "无法识别的图片，请上传 JPEG、PNG 或 WebP 照片",
-            "not a readable image; upload a JPEG, PNG or WebP photo",
-        ) from None
-    if fmt not in FORMATS:
-        raise _bad("只接受 JPEG、PNG 或 WebP 照片", "only JPEG, PNG and WebP photos are accepted")
-    if width * height > MAX_PIXELS:
-        raise _bad("照片像素过大（上限 4000 万像素）", "the photo exceeds 40 megapixels")
-    image: Image.Image
-    try:
-        image = Image.open(io.BytesIO(raw))
-        image.load()
-        # EXIF goes, so apply its orientation to the pixels first.
-        image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise _bad("图片已损坏", "the image is damaged") from None
-    content_type, ext, options = FORMATS[fmt]
-    if fmt == "JPEG":
-        image = image.convert("L" if image.mode == "L" else "RGB")
-    elif "transparency" in image.info or image.mode in ("PA", "RGBa", "La"):
-        image = image.convert("RGBA")  # the transparency lived in ``info``, which goes
-    elif image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):
-        image = image.convert("RGB")
-    # A copy with no ancillary data: Pillow would carry comments, ICC profiles and the
-    # like over from ``info`` when saving.
-    pixels = image.copy()
-    pixels.info = {}
-    out = io.BytesIO()
-    pixels.save(out, format=fmt, **options)
-    return CleanImage(out.getvalue(), content_type, ext, pixels.width, pixels.height)
+def clean(raw: bytes) -> images.CleanImage:
+    """Validate ``raw`` as a JPEG, PNG or WebP photo and re-encode it without metadata
+    (:func:`jiayuan.core.images.clean` within this module's limits)."""
+    return images.clean(raw, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
 
 
 def read_upload(upload: UploadedFile) -> bytes:
     """The bytes of an upload, refusing oversize files before reading them whole."""
-    if upload.size is not None and upload.size > MAX_BYTES:
-        raise _bad("照片不能超过 8 MB", "the photo is larger than 8 MB")
-    data = upload.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise _bad("照片不能超过 8 MB", "the photo is larger than 8 MB")
-    return data
+    return images.read_upload(upload, max_bytes=MAX_BYTES)
 
 
 def check_may_add(case: Case, kind: str, rel: set[str]) -> None:
@@ -189,7 +125,4 @@ def response(photo: CasePhoto) -> FileResponse:
 
 
 def _ext(photo: CasePhoto) -> str:
-    for content_type, ext, _options in FORMATS.values():
-        if content_type == photo.content_type:
-            return ext
-    return "bin"
+    return images.extension(photo.content_type)

@@ -1,19 +1,27 @@
-"""The bridge between things that raise incidents (device alarms) and the request loop.
+"""The bridge between things that raise incidents and the request loop.
 
-``iot`` may not import ``cases`` (siblings never import each other), yet a smoke alarm
-must open a case and closing that case must close the alarm. Both sides import this
-module instead: ``iot`` sends :data:`incident_raised` and reads the case number from the
-receiver's response; ``cases`` sends :data:`incident_closed` when a case carrying the
-incident's key is finished. Receivers run in the sender's transaction, so an alarm and
-its case commit (or roll back) together.
+A sibling app may not import ``cases`` (siblings never import each other), yet a smoke
+alarm must open a case and closing that case must close the alarm; a micro-wish that
+needs the street (提级帮办) becomes a case the same way and hears when it is finished.
+Both sides import this module instead: the sender calls :func:`raise_incident`, which
+sends :data:`incident_raised` and returns the case number a receiver gave; ``cases``
+sends :data:`incident_closed` when the case opened for an incident key is finished,
+whatever its channel. Receivers run in the sender's transaction, so an alarm (or a
+wish) and its case commit (or roll back) together.
 
-``incident_raised`` keyword arguments: ``key`` (``"alarm:123"``, stored as the case's
-``source_ref``), ``category_code``, ``title``, ``description``, ``area`` (the
-``org.Area`` the source sits in), ``dwelling`` (or ``None``), ``lat``, ``lng`` and
-``priority`` (``normal``/``urgent``/``critical``). A receiver returns the case number.
+An incident key is ``"<kind>:<id>"`` (``"alarm:123"``, ``"wish:12"``), stored as the
+case's ``source_ref``. Its kind must be known here (:data:`KEY_KINDS`, added to by
+:func:`register_kind` when an app starts), so that a free-text source reference (a
+12345 order number, an Open311 client's name) is never taken for an incident.
+
+``incident_raised`` keyword arguments: ``key``, ``category_code``, ``title``,
+``description``, ``area`` (the ``org.Area`` the source sits in), ``dwelling`` (or
+``None``), ``lat``, ``lng``, ``priority`` (``normal``/``urgent``/``critical``) and
+``channel`` (any of the cases' channels: ``device`` when not given — an alarm —,
+``door``, ``wechat``, ``consultation`` …). A receiver returns the case number.
 
 ``incident_closed`` keyword arguments: ``key``, ``number`` (the case number) and
-``outcome`` (the case's final status).
+``outcome`` (the case's final status). A receiver ignores keys of other kinds.
 """
 
 from __future__ import annotations
@@ -24,6 +32,20 @@ from django.dispatch import Signal
 
 incident_raised = Signal()
 incident_closed = Signal()
+
+# Kinds of incident keys; ``alarm`` is the device alarms' (iot), others register theirs.
+KEY_KINDS: set[str] = {"alarm"}
+
+
+def register_kind(kind: str) -> None:
+    """Make ``"<kind>:…"`` source references incident keys (call when an app starts)."""
+    KEY_KINDS.add(kind)
+
+
+def is_incident_key(key: str) -> bool:
+    """Whether ``key`` (a case's source reference) names an incident of a known kind."""
+    kind, sep, rest = (key or "").partition(":")
+    return bool(sep and rest) and kind in KEY_KINDS
 
 
 def raise_incident(sender: Any, **kwargs: Any) -> str:
