@@ -14,3 +14,6 @@ class CasesConfig(AppConfig):
 
         connect()
         from . import reporting  # noqa: F401  (registers the one table's datasets)
+        from .demands import connect as connect_demands
+
+        connect_demands()  # a compound's open cases on its demand list (core.demands)

@@ -5,3 +5,7 @@ from __future__ import annotations
 
 def connect() -> None:
     """Connect each part's receivers and registrations."""
+    from . import demand, wishes
+
+    wishes.connect()  # wish:<id> incident keys; a wish hears when its case is finished
+    demand.connect()  # a compound's open wishes on its demand list (core.demands)
