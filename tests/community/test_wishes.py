@@ -354,3 +354,33 @@ def test_a_foreign_incident_key_leaves_wishes_alone(
     assert list(WishEvent.objects.filter(wish=wish).values_list("kind", flat=True)) == [
         "collected", "case_closed"
     ]  # fmt: skip
+
+
+def test_only_incident_keys_close_incidents(users: dict[str, Any], compounds: Compounds) -> None:
+    # A 12345 order number or an Open311 client's name is a source reference, not an
+    # incident: finishing such a case tells nobody.
+    from jiayuan.cases.models import Category
+    from jiayuan.core.incidents import incident_closed, raise_incident
+
+    heard: list[str] = []
+
+    def listen(sender: Any, *, key: str, **_: Any) -> None:
+        heard.append(key)
+
+    incident_closed.connect(listen, dispatch_uid="test-wish-keys")
+    try:
+        for ref in ("12345-0001", "open311:city-app", "wish:"):
+            case = case_services.intake(
+                actor=None, channel="hotline", category=Category.objects.get(code="10"),
+                description="咨询", grid=compounds.grid, source_ref=ref,
+            )  # fmt: skip
+            case_services.perform(case.pk, "reject", actor=users["admin"], reason="重复")
+        assert heard == []
+        assert not is_incident_key("12345-0001") and is_incident_key("wish:1")
+        with pytest.raises(ValidationFailed):
+            raise_incident(
+                None, key="wish:1", category_code="10", title="t", description="d",
+                area=compounds.grid, channel="carrier-pigeon",
+            )  # fmt: skip
+    finally:
+        incident_closed.disconnect(dispatch_uid="test-wish-keys")
