@@ -77,6 +77,15 @@ NOT_GUARDED = {
     "counts it with one pair and with 31",
     "/hub/reviews/{pair_id}": "one review pair: tests/datahub/test_review.py counts it with one "
     "pair and with 31 in the queue",
+    # the volunteers' lists and details grow their own rows (teams, volunteers, ledger
+    # lines, activities with sign-ups) in tests/community/test_volunteers_api.py
+    "/volunteer-teams": "guarded in tests/community/test_volunteers_api.py",
+    "/volunteer-teams/{team_id}": "guarded in tests/community/test_volunteers_api.py",
+    "/volunteers": "guarded in tests/community/test_volunteers_api.py",
+    "/volunteers/{volunteer_id}": "guarded in tests/community/test_volunteers_api.py",
+    "/volunteers/{volunteer_id}/hours": "guarded in tests/community/test_volunteers_api.py",
+    "/activities": "guarded in tests/community/test_volunteers_api.py",
+    "/activities/{activity_id}": "guarded in tests/community/test_volunteers_api.py",
     # the wishes' list, detail and a compound's demand list grow their own rows (wishes,
     # timeline events, photos, escalated cases) in tests/community/test_wishes_api.py
     "/wishes": "guarded in tests/community/test_wishes_api.py",
