@@ -29,6 +29,17 @@ from ..choices import OPEN_WISH_STATUSES, ClaimerKind, WishCategory, WishChannel
 from ..models import Photo, Wish, WishEvent
 
 PER_PAGE = 20
+# How the timeline marks each kind of event (the request loop's step colours).
+EVENT_STEPS = {
+    "collected": ("收", ""),
+    "claimed": ("领", "handle"),
+    "fulfilled": ("实", "reply"),
+    "thanked": ("谢", "reply"),
+    "cancelled": ("撤", ""),
+    "escalated": ("提", "transfer"),
+    "case_closed": ("结", "review"),
+    "reminded": ("催", "transfer"),
+}
 STAFF_CHANNELS = [c for c in WishChannel.choices if c[0] != WishChannel.RESIDENT]
 
 
@@ -162,6 +173,7 @@ def detail_context(user: Any, pk: int) -> dict[str, Any]:
     events = list(wish.events.all())
     for event in events:
         event.label = wishes.EVENT_LABELS.get(event.kind, event.kind)  # type: ignore[attr-defined]
+        event.mark, event.step = EVENT_STEPS.get(event.kind, ("·", ""))  # type: ignore[attr-defined]
     return {
         "wish": wish,
         "events": events,
