@@ -9,3 +9,6 @@ def connect() -> None:
 
     wishes.connect()  # wish:<id> incident keys; a wish hears when its case is finished
     demand.connect()  # a compound's open wishes on its demand list (core.demands)
+    from .deliberation import topics as deliberation_topics
+
+    deliberation_topics.connect()  # topic:<id> incident keys; an escalated topic hears its case

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from jiayuan.core import audit
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from jiayuan.core.incidents import raise_incident
+from jiayuan.core.incidents import incident_closed, raise_incident, register_kind
 from jiayuan.core.models import AuditEntry
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
@@ -53,17 +53,19 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
         frozenset({S.PROPOSED, S.DISCUSSING, S.SCHEDULED, S.PASSED, S.REJECTED}),
         S.ESCALATED,
     ),
+    "case_closed": (frozenset({S.ESCALATED}), S.CLOSED),
 }
 ACTION_LABELS = {
     "propose": "添加方案", "schedule": "安排会议", "open_voting": "开始表决", "vote": "投票",
     "close_voting": "结束表决", "add_task": "添加落实任务", "update_task": "更新任务进度",
-    "escalate": "提级帮办",
+    "escalate": "提级帮办", "case_closed": "办结",
 }  # fmt: skip
 TITLE_MAX = 120
 TEXT_MAX = 5000
 # The category a topic raised to the street is filed under unless the caller names one:
 # 其他 (handled by the community, as the request loop's catalogue says).
 ESCALATION_CATEGORY = "10"
+KEY_KIND = "topic"  # incident keys "topic:<id>"
 
 
 # --- input ---------------------------------------------------------------------------------
@@ -411,7 +413,7 @@ def escalate(actor: Any, topic: Topic, *, category_code: Any = None, note: Any =
         zone = topic.zone
         number = raise_incident(
             Topic,
-            key=f"topic:{topic.pk}",
+            key=f"{KEY_KIND}:{topic.pk}",
             category_code=code,
             title=f"小区议题提级：{topic.title}"[:TITLE_MAX],
             description="\n".join(p for p in (topic.description, note) if p) or topic.title,
@@ -428,3 +430,22 @@ def escalate(actor: Any, topic: Topic, *, category_code: Any = None, note: Any =
             )
         _move(topic, actor, target, f"提级帮办，诉求编号 {number}", case_number=number)
     return number
+
+
+def on_incident_closed(
+    sender: Any, *, key: str, number: str = "", outcome: str = "", **_: Any
+) -> None:
+    """The street finished the case of an escalated topic: the topic is done (已办结)."""
+    kind, _sep, rest = key.partition(":")
+    if kind != KEY_KIND or not rest.isdigit():
+        return
+    topic = Topic.objects.select_for_update().filter(pk=int(rest)).first()
+    if topic is None or topic.status != S.ESCALATED:
+        return
+    _move(topic, None, S.CLOSED, f"诉求 {number} 已办结（{outcome}）")
+
+
+def connect() -> None:
+    """Topic keys are incident keys; an escalated topic hears when its case is finished."""
+    register_kind(KEY_KIND)
+    incident_closed.connect(on_incident_closed, dispatch_uid="community-topic-case-closed")
