@@ -45,6 +45,11 @@ def test_collecting_a_wish_on_the_page(
     page_as: Any, users: dict[str, Any], compounds: Compounds
 ) -> None:
     client = page_as("grid")
+    # the grid worker finds the resident by name, inside their area only
+    found = client.get("/community/wishes/new/", {"q": compounds.neighbour.name})
+    assert f"?person={compounds.neighbour.pk}" in found.content.decode()
+    elsewhere = client.get("/community/wishes/new/", {"q": compounds.stranger.name})
+    assert f"?person={compounds.stranger.pk}" not in elsewhere.content.decode()
     form = client.get("/community/wishes/new/", {"person": compounds.neighbour.pk})
     assert form.status_code == 200 and compounds.neighbour.name in form.content.decode()
     posted = client.post("/community/wishes/new/", {

@@ -23,6 +23,7 @@ from jiayuan.core.views import is_htmx, page
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
 from jiayuan.people.models import Person
+from jiayuan.people.services import search as search_people
 
 from .. import demand, photos, wishes
 from ..choices import OPEN_WISH_STATUSES, ClaimerKind, WishCategory, WishChannel, WishStatus
@@ -134,6 +135,11 @@ def wish_new(request: HttpRequest) -> HttpResponse:
         person = Person.objects.visible_to(user, Perm.SERVE).filter(pk=int(raw_person)).first()
         if person is None:
             raise Http404("no such person")
+    term = (request.GET.get("q") or "").strip()[:50]
+    found: list[Person] = []
+    if term and person is None:
+        people = Person.objects.visible_to(user, Perm.SERVE).filter(death_date__isnull=True)
+        found = list(search_people(people, term).select_related("area").order_by("pk")[:20])
     form = WishForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -154,7 +160,10 @@ def wish_new(request: HttpRequest) -> HttpResponse:
             return redirect("community:wish_detail", pk=wish.pk)
     status = 422 if request.method == "POST" else 200
     return render(
-        request, "community/wishes/new.html", {"form": form, "person": person}, status=status
+        request,
+        "community/wishes/new.html",
+        {"form": form, "person": person, "term": term, "found": found},
+        status=status,
     )
 
 
