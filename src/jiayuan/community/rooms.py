@@ -261,7 +261,13 @@ def _lock_room(actor: Any, room_id: int) -> Room:
     """The room, locked for this transaction, after the actor's scope is checked."""
     if actor is not None:
         get_room(actor, room_id)  # 404 outside the actor's scope
-    room = Room.objects.select_for_update().select_related("position").filter(pk=room_id).first()
+    # lock the room row only (not its position: other rooms of it book in parallel)
+    room = (
+        Room.objects.select_for_update(of=("self",))
+        .select_related("position")
+        .filter(pk=room_id)
+        .first()
+    )
     if room is None:
         raise NotFound("活动室不存在", "room not found")
     ensure_in_scope(actor, room, Perm.SERVE)
