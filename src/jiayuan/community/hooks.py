@@ -12,3 +12,8 @@ def connect() -> None:
     from .deliberation import topics as deliberation_topics
 
     deliberation_topics.connect()  # topic:<id> incident keys; an escalated topic hears its case
+    from jiayuan.people import overview
+
+    from . import dashboard
+
+    overview.register(dashboard.OVERVIEW_LABELS, dashboard.overview_counts)  # the overview

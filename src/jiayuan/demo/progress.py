@@ -41,10 +41,11 @@ COST: dict[str, float] = {
     "诉求": 350e-6,  # a year of cases, per resident
     "政策": 60e-6,  # benefits and a matching run, per resident
     "设备": 60e-6,  # devices and their messages, per resident
+    "社区服务": 20e-6,  # the community services' demo, per resident
 }
 DEFAULT_COST = 50e-6
 # Stages sized by the population rather than by rows written: no row count shown.
-PER_RESIDENT = frozenset({"规划", "规则标签", "诉求", "政策", "设备"})
+PER_RESIDENT = frozenset({"规划", "规则标签", "诉求", "政策", "设备", "社区服务"})
 
 
 class Progress:

@@ -89,7 +89,7 @@ def _estimate(residents: int) -> list[tuple[str, int]]:
         "居民": 1.0, "户主": 0.36, "居住记录": 1.0, "标签": 0.0, "个人标签": 0.45,
         "家庭标签": 0.012, "党组织": 0.0026, "职务": 0.052, "共治力量": 0.039,
         "党员中心户": 0.017, "中心户联系户": 0.17, "规则标签": 1.0, "账号": 0.0,
-        "诉求": 1.0, "政策": 1.0, "设备": 1.0,
+        "诉求": 1.0, "政策": 1.0, "设备": 1.0, "社区服务": 1.0,
     }  # fmt: skip
     plan = [(label, round(residents * k)) for label, k in share.items()]
     return [(label, n if label != "账号" else 7) for label, n in plan]
@@ -107,6 +107,7 @@ def _sizes(world: World) -> list[tuple[str, int]]:
         ("共治力量", len(world.forces)), ("党员中心户", len(world.central_households)),
         ("中心户联系户", sum(len(c.households) for c in world.central_households)),
         ("规则标签", n), ("账号", len(world.accounts)), ("诉求", n), ("政策", n), ("设备", n),
+        ("社区服务", n),
     ]  # fmt: skip
 
 
@@ -174,6 +175,10 @@ def _seed(
         from jiayuan.iot.demo import seed_devices  # the safety devices and alarms
 
         counts.update(seed_devices(scale, random.Random(seed)))  # noqa: S311 - demo data
+    with bar.stage("社区服务"):
+        from jiayuan.community.demo import seed_community  # positions, volunteers, markets …
+
+        counts.update(seed_community(seed, scale))
     if scale == "county":  # the first start; the tiny test world stays without imports
         with bar.stage("数据汇聚"):
             from jiayuan.datahub.demo.stage import seed_hub  # agency files, first imports

@@ -15,6 +15,7 @@ from django.db.models import Count, F, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Status
+from pydantic import create_model
 
 from jiayuan.core import actions
 from jiayuan.core.api import acting_user, get_visible, paginate, require_change, responses
@@ -57,8 +58,19 @@ from .schemas import (
 router = Router()
 
 
+def overview_schema() -> type[OverviewOut]:
+    """``OverviewOut`` with the keys apps above people registered on the overview (the
+    community services' counts), known once the apps are ready, before the URLs load."""
+    extra: dict[str, Any] = {
+        key: (int, 0) for key in overview.all_labels() if key not in OverviewOut.model_fields
+    }
+    if not extra:
+        return OverviewOut
+    return create_model("OverviewOut", __base__=OverviewOut, **extra)  # type: ignore[call-overload, no-any-return]
+
+
 # --- overview ----------------------------------------------------------------------
-@router.get("/overview", response=responses(OverviewOut), tags=["overview"])
+@router.get("/overview", response=responses(overview_schema()), tags=["overview"])
 def get_overview(request: HttpRequest) -> dict[str, int]:
     """Counts under the user's scope: areas, party branches, 三长, forces, residents …
 

@@ -7,6 +7,7 @@ One function so the page and the API can never disagree. Every count starts from
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Count, Q
@@ -34,6 +35,33 @@ LABELS: dict[str, str] = {
     "dwellings": "房屋",
     "party_members": "党员",
 }
+
+
+#: What an app above people adds to the overview: ``fn(user, under) -> {key: count}``.
+CountsFn = Callable[[Any, str], dict[str, int]]
+_EXTRA: list[tuple[dict[str, str], CountsFn]] = []
+
+
+def register(labels: dict[str, str], fn: CountsFn) -> None:
+    """Add counts to the overview (page and API) from an app above people, which people
+    may not import: ``labels`` maps each key ``fn`` returns to its Chinese label, in
+    display order after people's own. ``fn(user, under)`` counts under the user's scope
+    (``visible_to``) and the area path ``under`` (``""`` for all of it), in a few
+    queries that do not grow with rows. Registering the same function again replaces
+    it (apps may be readied twice in tests)."""
+    clash = set(labels) & set(LABELS)
+    if clash:
+        raise ValueError(f"overview keys taken by people: {sorted(clash)}")
+    _EXTRA[:] = [(lab, f) for lab, f in _EXTRA if f is not fn]
+    _EXTRA.append((dict(labels), fn))
+
+
+def all_labels() -> dict[str, str]:
+    """Every overview key with its label, people's first, then the registered ones."""
+    out = dict(LABELS)
+    for labels, _fn in _EXTRA:
+        out.update(labels)
+    return out
 
 
 def held_on(day: dt.date) -> Q:
@@ -80,12 +108,16 @@ def counts(user: Any, under: str = "") -> dict[str, int]:
         "dwellings": scoped(Dwelling).count(),
         "party_members": people["party_members"],
     }
+    for labels, fn in _EXTRA:
+        extra = fn(user, under)
+        result.update({key: int(extra.get(key, 0)) for key in labels})
     return result
 
 
 def labelled(values: dict[str, int]) -> list[tuple[str, str, int]]:
     """``(key, Chinese label, value)`` in display order, for templates."""
-    return [(key, LABELS[key], values[key]) for key in LABELS if key in values]
+    labels = all_labels()
+    return [(key, labels[key], values[key]) for key in labels if key in values]
 
 
 #: Age bands of the age-structure chart: (label, lowest age, highest age or None).

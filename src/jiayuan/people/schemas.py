@@ -32,7 +32,9 @@ DIVISION_PATTERN = r"^\d{6}$"
 
 
 class OverviewOut(Schema):
-    """Counts under the user's scope (一屏管理的基础数字)."""
+    """Counts under the user's scope (一屏管理的基础数字). Apps above people add their
+    own keys (``people.overview.register``), as fields of the schema ``people.api``
+    builds from this one when the URLs load."""
 
     streets: int
     communities: int

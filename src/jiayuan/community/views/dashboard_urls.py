@@ -1,5 +1,9 @@
 """Addresses of the community pages: the services dashboard."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .dashboard import dashboard_page
+
+urlpatterns = [
+    path("community/dashboard/", dashboard_page, name="dashboard"),
+]
