@@ -115,11 +115,11 @@ def market_new(request: HttpRequest) -> HttpResponse:
     return render(request, "community/markets/new.html", {"form": form}, status=status)
 
 
-def _stall_form(user: Any, data: Any = None) -> StallForm:
+def _stall_form(user: Any, data: Any = None, modules: list[Any] | None = None) -> StallForm:
     units = list(svc.units_visible_to(user).values_list("pk", "name")[:CHOICE_LIMIT])
     items = [
         (module.name, [(item.code, item.name) for item in module.items.all()])
-        for module in svc.catalogue()
+        for module in (modules if modules is not None else svc.catalogue())
     ]
     return StallForm(data, units=units, items=items)
 
@@ -136,12 +136,18 @@ def _market_page(
     market = svc.get_market(user, pk, detail=True)
     report = svc.market_report(market)
     may_serve = path_allowed(user, market.area_path, Perm.SERVE)
+    modules = svc.catalogue() if may_serve else []
+    if stall_form is None and may_serve:
+        stall_form = _stall_form(user, modules=modules)
+    chosen = request.POST.getlist("items") if request.method == "POST" else []
     context = {
         "market": market,
         "report": report,
         "status_css": STATUS_CSS.get(ActivityStatus(market.status), ""),
         "may_serve": may_serve,
-        "stall_form": stall_form or (_stall_form(user) if may_serve else None),
+        "stall_form": stall_form,
+        "catalogue": modules,
+        "chosen": chosen,
         "visitors_error": visitors_error,
         "photos_enabled": svc.photos_enabled(),
     }

@@ -29,9 +29,15 @@ class MarketForm(forms.Form):
     place = forms.CharField(
         label="地点", max_length=200, required=False, widget=forms.TextInput(TEXT)
     )
-    day = forms.DateField(label="日期", widget=forms.DateInput({"type": "date", **TEXT}))
-    start = forms.TimeField(label="开始", widget=forms.TimeInput({"type": "time", **TEXT}))
-    end = forms.TimeField(label="结束", widget=forms.TimeInput({"type": "time", **TEXT}))
+    day = forms.DateField(
+        label="日期", widget=forms.DateInput({"type": "date", **TEXT}, format="%Y-%m-%d")
+    )
+    start = forms.TimeField(
+        label="开始", widget=forms.TimeInput({"type": "time", **TEXT}, format="%H:%M")
+    )
+    end = forms.TimeField(
+        label="结束", widget=forms.TimeInput({"type": "time", **TEXT}, format="%H:%M")
+    )
 
     def __init__(
         self,

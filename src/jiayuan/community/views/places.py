@@ -150,6 +150,7 @@ def _room_page(
         "previous": monday - dt.timedelta(days=7),
         "next": monday + dt.timedelta(days=7),
         "may_book": may_book,
+        "now": timezone.now(),
         "form": form,
         "hours": svc.hours_lines(svc.effective_hours(room)),
     }

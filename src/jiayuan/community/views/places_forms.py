@@ -30,9 +30,15 @@ class BookingForm(forms.Form):
     organiser = forms.CharField(
         label="组织方", max_length=100, required=False, widget=forms.TextInput(BOOTSTRAP)
     )
-    day = forms.DateField(label="日期", widget=forms.DateInput({"type": "date", **BOOTSTRAP}))
-    start = forms.TimeField(label="开始", widget=forms.TimeInput({"type": "time", **BOOTSTRAP}))
-    end = forms.TimeField(label="结束", widget=forms.TimeInput({"type": "time", **BOOTSTRAP}))
+    day = forms.DateField(
+        label="日期", widget=forms.DateInput({"type": "date", **BOOTSTRAP}, format="%Y-%m-%d")
+    )
+    start = forms.TimeField(
+        label="开始", widget=forms.TimeInput({"type": "time", **BOOTSTRAP}, format="%H:%M")
+    )
+    end = forms.TimeField(
+        label="结束", widget=forms.TimeInput({"type": "time", **BOOTSTRAP}, format="%H:%M")
+    )
     attendees = forms.IntegerField(
         label="预计人数",
         min_value=0,
@@ -44,7 +50,9 @@ class BookingForm(forms.Form):
         label="重复", choices=REPEATS, required=False, widget=forms.Select({"class": "form-select"})
     )
     until = forms.DateField(
-        label="重复至", required=False, widget=forms.DateInput({"type": "date", **BOOTSTRAP})
+        label="重复至",
+        required=False,
+        widget=forms.DateInput({"type": "date", **BOOTSTRAP}, format="%Y-%m-%d"),
     )
     rule = forms.CharField(
         label="重复规则",
