@@ -141,7 +141,7 @@ def nearby_for_resident(user: Any) -> QuerySet[Activity]:
     if community is None:
         return Activity.objects.none()
     return Activity.objects.filter(area_path__startswith=community).select_related(
-        "team", "position"
+        "team", "position", "area"
     )
 
 

@@ -169,7 +169,7 @@ class ActivityForm(forms.Form):
         max_digits=4,
         decimal_places=1,
         initial=Decimal("2"),
-        widget=forms.NumberInput(TEXT | {"step": "0.5"}),
+        widget=forms.NumberInput(TEXT | {"step": "0.1"}),
     )
 
     def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
@@ -209,7 +209,7 @@ class CorrectionForm(forms.Form):
         max_value=vol.MAX_CORRECTION,
         max_digits=6,
         decimal_places=1,
-        widget=forms.NumberInput(TEXT | {"step": "0.5"}),
+        widget=forms.NumberInput(TEXT | {"step": "0.1"}),
     )
     reason = forms.CharField(label="更正原因", max_length=200, widget=forms.TextInput(TEXT))
 
