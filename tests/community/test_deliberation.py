@@ -350,3 +350,20 @@ def test_the_detail_shows_residents_their_vote_and_not_the_draft_minutes() -> No
     assert shown["turnout"] == {"census": size, "voted": 1}
     staff = present.detail(user("branch"), topic)
     assert staff["live"]["headcount"]["yes"] == "1"
+
+
+def test_a_meeting_is_held_at_a_spot_of_the_compound_or_above_it() -> None:
+    from jiayuan.community.models import ServicePosition
+
+    zone = branch_zone()
+    pavilion = ServicePosition.objects.create(kind="pavilion", name="和谐议事亭", area=zone)
+    centre = ServicePosition.objects.create(kind="centre", name="党群服务中心", area=zone.parent)
+    elsewhere = ServicePosition.objects.create(kind="corridor", name="别处", area=other_zone())
+    spots = list(queries.spots_for(zone.path))
+    assert pavilion in spots and centre in spots and elsewhere not in spots
+    assert spots.index(pavilion) < spots.index(centre)  # the compound's own first
+    topic = new_topic()
+    meeting = meetings.schedule(user("branch"), topic, starts_at=timezone.now(), spot=pavilion)
+    assert meeting.spot == pavilion
+    with pytest.raises(ValidationFailed):
+        meetings.schedule(user("branch"), topic, starts_at=timezone.now(), spot=elsewhere)

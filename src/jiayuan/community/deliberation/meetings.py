@@ -23,7 +23,7 @@ from jiayuan.people.models import Position
 
 from ..choices import MeetingStatus, RosterGroup
 from ..models import Meeting, RosterMember, ServicePosition, Topic
-from .queries import require_serve
+from .queries import require_serve, spots_for
 from .topics import TEXT_MAX, _locked, _move, check, clean_text
 
 ROSTER_OF_POSITION = {
@@ -81,9 +81,7 @@ def schedule(
     the quorum is more than half of the roster unless given."""
     require_serve(actor, topic.area_path)
     agenda = clean_text(agenda, field="agenda", label="议程", max_len=TEXT_MAX, required=False)
-    if spot is not None and not (
-        spot.area_path.startswith(topic.area_path) or topic.area_path.startswith(spot.area_path)
-    ):
+    if spot is not None and not spots_for(topic.area_path).filter(pk=spot.pk).exists():
         raise ValidationFailed(
             "议事地点不在本小区", "the spot is not in this compound", field="spot"
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from jiayuan.core.errors import NotFound, PermissionDenied
 from jiayuan.core.roles import Perm
@@ -17,7 +17,7 @@ from jiayuan.core.scoping import has_perm_anywhere, path_allowed, scope_q
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
 
-from ..models import CensusEntry, Meeting, Topic
+from ..models import CensusEntry, Meeting, ServicePosition, Topic
 from ..residents import compound_q, may_see_compound, person_of
 
 
@@ -96,3 +96,13 @@ def my_entry(user: Any, topic: Topic) -> CensusEntry | None:
         .order_by("pk")
         .first()
     )
+
+
+def spots_for(zone_path: str) -> QuerySet[ServicePosition]:
+    """Where a compound's meeting may be held: its own 聚邻廊 and 议事亭 first, then the
+    positions of the areas above it (the community's party-mass service centre)."""
+    parts = zone_path.rstrip("/").split("/")
+    above = ["/".join(parts[:i]) + "/" for i in range(1, len(parts))]
+    return ServicePosition.objects.filter(
+        Q(area_path__startswith=zone_path) | Q(area_path__in=above), active=True
+    ).order_by("-area_path", "kind", "name")

@@ -170,6 +170,7 @@ def topic_page(request: HttpRequest, pk: int) -> HttpResponse:
         "choices": VoteChoice.choices,
         "task_statuses": TaskStatus.choices,
         "now": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "spots": list(queries.spots_for(topic.area_path)) if "schedule" in allowed else [],
     }
     return render(request, "community/deliberation/topic.html", context)
 
@@ -187,9 +188,15 @@ def _schedule(request: HttpRequest, topic: Topic) -> str:
     p = request.POST
     starts_at = form_datetime(p.get("starts_at", ""), "starts_at")
     assert starts_at is not None  # noqa: S101 (required)
+    spot_id = form_int(p.get("spot", ""), "spot", required=False)
+    spot = queries.spots_for(topic.area_path).filter(pk=spot_id).first() if spot_id else None
+    if spot_id and spot is None:
+        raise ValidationFailed(
+            "议事地点不在本小区", "the spot is not in this compound", field="spot"
+        )
     meeting_actions.schedule(
         request.user, topic, starts_at=starts_at, agenda=p.get("agenda"),
-        quorum=form_int(p.get("quorum", ""), "quorum", required=False),
+        quorum=form_int(p.get("quorum", ""), "quorum", required=False), spot=spot,
     )  # fmt: skip
     return "议事会已安排，参会名单已按1+3+N生成"
 
