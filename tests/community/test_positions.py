@@ -181,8 +181,10 @@ GROWTH = 25
 
 
 def grow(places: Places, n: int) -> None:
-    """``n`` more positions with a facility and a room each, and ``n`` more bookings of the
-    centre's room, all in the community."""
+    """``n`` more positions with a facility and a room each, ``n`` more bookings of the
+    centre's room and ``n`` more activities at the centre, all in the community."""
+    from jiayuan.community.models import Activity
+
     tuesday = next_weekday(2)
     for i in range(n):
         position = ServicePosition.objects.create(
@@ -199,6 +201,14 @@ def grow(places: Places, n: int) -> None:
         Room.objects.create(position=places.centre, name=f"议事室{i}-{n}")
         start = at(tuesday + dt.timedelta(days=i // 3 * 7), "08:00") + dt.timedelta(
             minutes=i % 3 * 60 + n * 181
+        )
+        Activity.objects.create(
+            title=f"活动{i}-{n}",
+            kind="class",
+            area=places.community,
+            position=places.centre,
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=1),
         )
         Booking.objects.create(
             room=places.room,
@@ -241,3 +251,35 @@ def test_pages_and_api_cost_the_same_with_many_rows(places: Places) -> None:
     # and they really show more rows
     body = client.get(f"/api/v1/service-positions/{places.centre.pk}").json()
     assert len(body["room_list"]) > GROWTH and len(body["facility_list"]) > GROWTH
+
+
+def test_hostile_page_parameters_are_ignored_or_refused(places: Places) -> None:
+    client = client_of("community")
+    for url in (
+        "/community/places/?kind=castle&q=" + "x" * 60,
+        "/community/places/?page=99999999999999999999",
+        f"/community/places/{places.centre.pk}/?week=99999-01-01",
+        f"/community/rooms/{places.room.pk}/?week=0000-00-00",
+        "/community/rooms/usage/?period=decade&date=-1&position=" + "9" * 30,
+        "/community/rooms/usage/?position=%00",
+    ):
+        assert client.get(url).status_code == 200, url
+    book = f"/community/rooms/{places.room.pk}/book/"
+    for form in (
+        {"title": "x", "day": "99999-01-01", "start": "10:00", "end": "11:00", "attendees": "0"},
+        {"title": "x", "day": "2027-01-05", "start": "25:00", "end": "11:00", "attendees": "0"},
+        {"title": "\x00", "day": "2027-01-05", "start": "10:00", "end": "11:00", "attendees": "0"},
+        {"title": "x", "day": "2027-01-05", "start": "10:00", "end": "11:00", "attendees": "-4"},
+        {
+            "title": "x",
+            "day": "2027-01-05",
+            "start": "10:00",
+            "end": "11:00",
+            "attendees": "0",
+            "repeat": "WEEKLY",
+            "until": "99999-01-01",
+        },
+    ):
+        response = client.post(book, form)
+        assert 400 <= response.status_code < 500, (form, response.status_code)
+    assert client.get(f"/community/rooms/{places.room.pk}/book/").status_code == 405
