@@ -433,3 +433,35 @@ def test_the_menu_links_the_markets_pages(places: Places) -> None:
     html = client_of("grid").get("/").content.decode()
     for url in ("/community/markets/", "/community/markets/catalogue/", "/community/units/"):
         assert f'href="{url}"' in html
+
+
+def test_a_market_photo_is_kept_and_served_in_scope_only(
+    places: Places, settings: Any, tmp_path: Any
+) -> None:
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    market = a_market(places)
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(buffer, format="PNG")
+    upload = SimpleUploadedFile("market.png", buffer.getvalue(), content_type="image/png")
+    client = client_of("community")
+    sent = client.post(f"/community/markets/{market.pk}/photos/", {"photo": upload})
+    assert sent.status_code == 302
+    photo = market.photos.get()
+    assert (photo.width, photo.height, photo.area_path) == (64, 48, market.area_path)
+    html = client.get(f"/community/markets/{market.pk}/").content.decode()
+    assert f"/community/markets/{market.pk}/photos/{photo.pk}/" in html
+    served = client.get(f"/community/markets/{market.pk}/photos/{photo.pk}/")
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    assert (
+        client_of("resident").get(f"/community/markets/{market.pk}/photos/{photo.pk}/").status_code
+        == 404
+    )
+    junk = SimpleUploadedFile("x.png", b"not an image", content_type="image/png")
+    refused = client.post(f"/community/markets/{market.pk}/photos/", {"photo": junk})
+    assert refused.status_code == 422
+    assert client.post(f"/community/markets/{market.pk}/photos/", {}).status_code == 422
