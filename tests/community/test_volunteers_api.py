@@ -317,3 +317,66 @@ def test_the_hours_balance_is_the_sum_of_every_line_not_of_the_page() -> None:
         "7.5"
     )
     assert Volunteer.objects.filter(pk=v.pk).exists()
+
+
+# --- rooms, updates, cancelling, photos ----------------------------------------------------
+def test_an_activity_books_its_room_and_a_taken_room_is_a_409() -> None:
+    from jiayuan.community.models import Booking, Room, ServicePosition
+
+    centre = ServicePosition.objects.create(kind="centre", name="翔宇社区党群服务中心",
+                                            area=community())  # fmt: skip
+    room = Room.objects.create(position=centre, name="多功能活动室", capacity=60)
+    staff = as_("community")
+    made = staff.post("/activities", new_activity_body(room_id=room.pk))
+    assert made.status_code == 201, made.content
+    a = vol.Activity.objects.get(pk=made.json()["id"])
+    assert a.booking is not None and a.booking.room == room and a.position == centre
+    assert "多功能活动室" in a.place
+    clash = staff.post("/activities", new_activity_body(room_id=room.pk, title="撞车的活动"))
+    assert clash.status_code == 409
+    assert not vol.Activity.objects.filter(title="撞车的活动").exists()
+    assert Booking.objects.filter(room=room).count() == 1
+    far = ServicePosition.objects.create(kind="centre", name="远方中心", area=other_community())
+    far_room = Room.objects.create(position=far, name="远方活动室")
+    assert staff.post("/activities", new_activity_body(room_id=far_room.pk)).status_code == 404
+
+
+def test_a_volunteer_is_updated_and_an_activity_cancelled() -> None:
+    staff = as_("community")
+    red = team()
+    v = vol.register_volunteer(actor=user("community"), person=person(30))
+    changed = staff.client.patch(
+        f"{BASE}/volunteers/{v.pk}",
+        json.dumps({"teams": [red.pk], "skills": ["理发"], "active": False}),
+        content_type="application/json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["teams"] == [red.pk] and changed.json()["active"] is False
+    a = activity()
+    cancelled = staff.post(f"/activities/{a.pk}/cancel", {"report": "大风"})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert staff.post(f"/activities/{a.pk}/close").status_code == 409
+
+
+def test_closing_keeps_the_photos_and_serves_them_in_scope() -> None:
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buffer, "JPEG")
+    upload = SimpleUploadedFile("p.jpg", buffer.getvalue(), content_type="image/jpeg")
+    a = activity()
+    staff = Client()
+    staff.force_login(user("community"))
+    response = staff.post(
+        f"/community/activities/{a.pk}/close/", {"report": "好", "photos": [upload]}
+    )
+    assert response.status_code == 302
+    photo = a.photos.get()
+    url = f"/community/activities/{a.pk}/photos/{photo.pk}/"
+    assert staff.get(url).status_code == 200
+    far = Client()
+    far.force_login(user("grid"))  # the grid worker does not see the community's activity
+    assert far.get(url).status_code == 404

@@ -123,6 +123,14 @@ class VolunteerIn(Schema):
     availability: list[str] = Field(default_factory=list, max_length=20)
 
 
+class VolunteerPatch(Schema):
+    guardian_id: int | None = Field(None, ge=1, le=2**62)
+    teams: list[int] | None = Field(None, max_length=20)
+    skills: list[str] | None = Field(None, max_length=20)
+    availability: list[str] | None = Field(None, max_length=20)
+    active: bool | None = None
+
+
 class VolunteerFilters(Schema):
     team: int | None = Field(None, ge=1, le=2**62)
     q: str | None = Field(None, max_length=50, description="姓名 / name")
@@ -225,6 +233,9 @@ class ActivityIn(Schema):
     position_id: int | None = Field(None, ge=1, le=2**62)
     place: str = Field("", max_length=200)
     target_groups: list[str] = Field(default_factory=list, max_length=20)
+    room_id: int | None = Field(
+        None, ge=1, le=2**62, description="预约该活动室 / book this room for the activity"
+    )
 
 
 class ActivityFilters(Schema):
@@ -363,6 +374,27 @@ def register_volunteer(request: HttpRequest, body: VolunteerIn) -> Status[Volunt
     return Status(201, _one(volunteer_queryset(user), volunteer.pk))
 
 
+@router.patch("/volunteers/{volunteer_id}", response=responses(VolunteerOut), tags=["volunteers"])
+def update_volunteer(request: HttpRequest, volunteer_id: int, body: VolunteerPatch) -> Volunteer:
+    """Change a volunteer's teams, guardian, skills, availability or standing (``active``);
+    only the fields sent change."""
+    user = acting_user(request)
+    volunteer = _one(vol.volunteers_for(user), volunteer_id)
+    sent = body.dict(exclude_unset=True)
+    changes: dict[str, Any] = {k: v for k, v in sent.items() if k in ("skills", "availability")}
+    if sent.get("active") is not None:
+        changes["active"] = sent["active"]
+    if "guardian_id" in sent:
+        gid = sent["guardian_id"]
+        changes["guardian"] = _person(user, gid, "guardian_id") if gid else None
+    if sent.get("teams") is not None:
+        changes["teams"] = [
+            _one(vol.teams_for(user), pk, "服务队不存在", "team not found") for pk in sent["teams"]
+        ]
+    vol.update_volunteer(volunteer, actor=user, **changes)
+    return _one(volunteer_queryset(user), volunteer.pk)  # type: ignore[no-any-return]
+
+
 @router.get("/volunteers/{volunteer_id}/hours", response=responses(HoursOut), tags=["volunteers"])
 def volunteer_hours(request: HttpRequest, volunteer_id: int, page: Query[PageParams]) -> Any:
     """A volunteer's hours ledger: the balance (sum of every line) and its lines, newest
@@ -443,6 +475,7 @@ def create_activity(request: HttpRequest, body: ActivityIn) -> Status[Activity]:
         position=position,
         place=body.place,
         target_groups=body.target_groups,
+        room_id=body.room_id,
     )
     return Status(201, _activity(user, activity.pk))
 
@@ -455,6 +488,16 @@ def close_activity(request: HttpRequest, activity_id: int, body: CloseIn) -> Act
     participations (人次)."""
     user = acting_user(request)
     vol.close_activity(_activity(user, activity_id), actor=user, report=body.report)
+    return _activity(user, activity_id)
+
+
+@router.post(
+    "/activities/{activity_id}/cancel", response=responses(ActivityDetail), tags=["activities"]
+)
+def cancel_activity(request: HttpRequest, activity_id: int, body: CloseIn) -> Activity:
+    """Call a planned activity off; nothing is credited (``report`` is the reason)."""
+    user = acting_user(request)
+    vol.cancel_activity(_activity(user, activity_id), actor=user, reason=body.report[:200])
     return _activity(user, activity_id)
 
 
