@@ -80,6 +80,13 @@ def test_a_deliberation_from_topic_to_published_minutes(
 
     # --- the resident votes on the phone page, once
     login(phone, site, "resident")
+    prompts: list[str] = []
+
+    def confirm(dialog: Any) -> None:  # "确认投同意票？投出后不能更改。"
+        prompts.append(dialog.message)
+        dialog.accept()
+
+    phone.on("dialog", confirm)
     phone.goto(site.url + "/m/topics/")
     item = phone.locator(f'[data-topic="{topic_id}"]')
     assert "待您投票" in item.inner_text()
@@ -89,6 +96,7 @@ def test_a_deliberation_from_topic_to_published_minutes(
     phone.get_by_test_id("vote-yes").click()
     phone.wait_for_url(f"{site.url}/m/topics/{topic_id}/")
     assert "同意" in phone.get_by_test_id("my-vote").inner_text()
+    assert prompts and "不能更改" in prompts[0]
     assert phone.get_by_test_id("vote-form").count() == 0
 
     # --- the secretary enters a paper vote for an elderly neighbour
