@@ -12,6 +12,7 @@ planner only ever passes them through.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -45,7 +46,7 @@ class Place:
         return ancestor_path(self.path, AreaKind.COMMUNITY)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen instances cost twice as much to build
 class Resident:
     """A living resident: where they live (their unit's path, which is their row's
     area path), their birth date, household and tags."""
@@ -65,7 +66,7 @@ class Resident:
         return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen instances cost twice as much to build
 class Home:
     """A household (户) of a compound; its head votes for it."""
 
@@ -75,7 +76,7 @@ class Home:
     head: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen instances cost twice as much to build
 class Flat:
     """A dwelling of a compound (an owner's exclusive part, 专有部分) with its floor area
     and the head of the household living there (who votes for it)."""
@@ -112,11 +113,24 @@ class Frame:
     today: dt.date
     matters: list[Matter] = field(default_factory=list)
     items: list[int] = field(default_factory=list)  # the market catalogue's service items
+    # reads the homes and flats of some compounds only (the census is taken in the few
+    # compounds with a deliberation spot); None: ``homes`` and ``flats`` hold them all
+    loader: Callable[[list[str]], tuple[list[Home], list[Flat]]] | None = None
     by_zone: dict[str, list[Resident]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for r in self.residents:
             self.by_zone.setdefault(r.zone, []).append(r)
+
+    def census_of(self, zones: list[str]) -> tuple[list[Home], list[Flat]]:
+        """The households and dwellings of ``zones`` (compound paths)."""
+        if self.loader is not None:
+            return self.loader(zones)
+        wanted = set(zones)
+        return (
+            [h for h in self.homes if h.zone in wanted],
+            [f for f in self.flats if f.zone in wanted],
+        )
 
     def zones_of(self, community: str) -> list[Place]:
         return [z for z in self.zones if z.path.startswith(community)]
@@ -125,9 +139,9 @@ class Frame:
 def frame_from_db(today: dt.date) -> Frame:
     """The frame of the seeded county, in a handful of queries."""
     from jiayuan.core.validity import valid_on
-    from jiayuan.org.models import Area, Dwelling
+    from jiayuan.org.models import Area
     from jiayuan.people.choices import PARTY
-    from jiayuan.people.models import Household, Person, PersonTag
+    from jiayuan.people.models import Person, PersonTag
 
     areas = Area.objects.filter(
         kind__in=(AreaKind.COUNTY, AreaKind.COMMUNITY, AreaKind.ZONE)
@@ -154,25 +168,6 @@ def frame_from_db(today: dt.date) -> Frame:
         .values_list("pk", "name", "area_path", "birth_date", "household_id", "political_status",
                      "user")
     ]  # fmt: skip
-    homes = []
-    heads: dict[int, int | None] = {}
-    for pk, path, number, head, dwelling in (
-        Household.objects.filter(area__kind=AreaKind.UNIT)
-        .order_by("pk")
-        .values_list("pk", "area_path", "number", "head_id", "dwelling_id")
-    ):
-        homes.append(Home(pk, zone_of(path), number, head))
-        if dwelling is not None and dwelling not in heads:
-            heads[dwelling] = head
-    flats = [
-        Flat(pk, zone_of(path), _flat_label(unit_name, building, number),
-             area or Decimal(0), heads.get(pk))
-        for pk, path, number, area, unit_name, building in Dwelling.objects.filter(
-            unit__kind=AreaKind.UNIT
-        )
-        .order_by("pk")
-        .values_list("pk", "area_path", "number", "floor_area", "unit__name", "unit__parent__name")
-    ]  # fmt: skip
     from jiayuan.community.models import MatterType, ServiceItem
 
     matters = [
@@ -184,8 +179,42 @@ def frame_from_db(today: dt.date) -> Frame:
     (county,) = places[AreaKind.COUNTY][:1]
     return Frame(
         county, places.get(AreaKind.COMMUNITY, []), places.get(AreaKind.ZONE, []),
-        residents, homes, flats, today, matters, items,
+        residents, [], [], today, matters, items, _census_from_db,
     )  # fmt: skip
+
+
+def _census_from_db(zones: list[str]) -> tuple[list[Home], list[Flat]]:
+    """The households and dwellings of ``zones`` from the database (two queries)."""
+    from django.db.models import Q
+
+    from jiayuan.org.models import Dwelling
+    from jiayuan.people.models import Household
+
+    if not zones:
+        return [], []
+    under = Q()
+    for path in zones:
+        under |= Q(area_path__startswith=path)
+    homes = []
+    heads: dict[int, int | None] = {}
+    for pk, path, number, head, dwelling in (
+        Household.objects.filter(under, area__kind=AreaKind.UNIT)
+        .order_by("pk")
+        .values_list("pk", "area_path", "number", "head_id", "dwelling_id")
+    ):
+        homes.append(Home(pk, zone_of(path), number, head))
+        if dwelling is not None and dwelling not in heads:
+            heads[dwelling] = head
+    flats = [
+        Flat(pk, zone_of(path), _flat_label(unit_name, building, number),
+             area or Decimal(0), heads.get(pk))
+        for pk, path, number, area, unit_name, building in Dwelling.objects.filter(
+            under, unit__kind=AreaKind.UNIT
+        )
+        .order_by("pk")
+        .values_list("pk", "area_path", "number", "floor_area", "unit__name", "unit__parent__name")
+    ]  # fmt: skip
+    return homes, flats
 
 
 def _flat_label(unit: str, building: str, number: str) -> str:

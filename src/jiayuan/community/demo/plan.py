@@ -71,7 +71,7 @@ SIZES: dict[str, Sizes] = {
                   topics_per_spot=2, bookings_per_room=3, future=False),
     "county": Sizes(stations=126, spots=44, facilities=2_046, teams=63, volunteers=1_560,
                     units=218, markets=128, visitors=61_200, activities=2_060,
-                    participations=98_000, wishes=2_400, topics_per_spot=3,
+                    participations=98_000, wishes=2_400, topics_per_spot=2,
                     bookings_per_room=12, future=True),
 }  # fmt: skip
 SIZES["bench"] = SIZES["county"]
@@ -360,7 +360,9 @@ class _Planner:
 
     # --- helpers ---
     def at(self, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=self.tz)
+        """``hour:minute`` local time on ``day``, as a UTC moment (the bulk path writes
+        UTC moments without converting each)."""
+        return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=self.tz).astimezone(dt.UTC)
 
     def past_day(self, lo: int = 1, hi: int = 365) -> dt.date:
         return self.today - dt.timedelta(days=self.rng.randint(lo, hi))
@@ -660,7 +662,7 @@ class _Planner:
                         day = self.today + dt.timedelta(days=2 + attempt)
             h1, m1, h2, m2 = SLOTS[slot]
             starts, ends = self.at(day, h1, m1), self.at(day, h2, m2)
-            hours = Decimal(ends.hour * 60 + ends.minute - starts.hour * 60 - starts.minute) / 60
+            hours = Decimal(int((ends - starts).total_seconds()) // 60) / 60
             activity = ActivityPlan(
                 title, kind, team, area, position, booking, place,
                 list(texts.ACTIVITY_TARGETS[kind]), starts, ends,
@@ -726,7 +728,8 @@ class _Planner:
         plans.sort(key=lambda p: p[0])
         seq: dict[int, int] = {}
         for created, zone, who, party in plans:
-            seq[created.year] = seq.get(created.year, 0) + 1
+            year = timezone.localtime(created, self.tz).year
+            seq[year] = seq.get(year, 0) + 1
             category = rng.choice(categories)
             channel = rng.choice(channels)
             age_days = (self.now - created).days
@@ -775,7 +778,7 @@ class _Planner:
                 events.append((created + dt.timedelta(days=rng.randint(1, 10)), "cancelled",
                                "网格员", "居民已自行解决"))  # fmt: skip
             out.wishes.append(
-                WishPlan(f"WY{created.year}{seq[created.year]:06d}",
+                WishPlan(f"WY{year}{seq[year]:06d}",
                          rng.choice(texts.WISH_TITLES[category]), category, channel, zone, who.key,
                          list(who.tags), status, claimer_kind, claimer, claimer_name, claimed, due,
                          fulfilled, thanked, thanks, created, events)
@@ -799,11 +802,12 @@ class _Planner:
         rng, out, frame = self.rng, self.out, self.frame
         if not frame.matters:
             return
+        homes, flats = frame.census_of(sorted(self.spot_of))
         homes_of: dict[str, list[Any]] = {}
-        for h in frame.homes:
+        for h in homes:
             homes_of.setdefault(h.zone, []).append(h)
         flats_of: dict[str, list[Any]] = {}
-        for f in frame.flats:
+        for f in flats:
             flats_of.setdefault(f.zone, []).append(f)
         spots = [(path, i) for path, i in self.spot_of.items()]
         plans = []
