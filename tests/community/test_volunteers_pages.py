@@ -275,3 +275,19 @@ def test_pages_cost_the_same_after_the_rows_grow() -> None:
     after = counted(client("community"), staff_urls) | counted(client("resident"), phone_urls)
     assert after == before
     assert HoursEntry.objects.filter(volunteer=v).count() >= 27
+
+
+def test_staff_edit_a_volunteers_teams_and_standing() -> None:
+    red = team(name="编辑红队")
+    v = vol.register_volunteer(actor=user("community"), person=person(30))
+    staff = client("community")
+    assert 'data-testid="volunteer-edit"' in text(staff.get(f"/community/volunteers/{v.pk}/"))
+    response = staff.post(
+        f"/community/volunteers/{v.pk}/edit/", {"teams": [red.pk], "skills": "理发、量血压"}
+    )
+    assert response.status_code == 302
+    v.refresh_from_db()
+    assert list(v.teams.all()) == [red] and v.skills == ["理发", "量血压"] and not v.active
+    assert AuditEntry.objects.for_object(v).filter(action="update").exists()
+    far = vol.register_volunteer(actor=user("admin"), person=person(30, area=other_community()))
+    assert staff.post(f"/community/volunteers/{far.pk}/edit/", {"active": "on"}).status_code == 404

@@ -37,6 +37,7 @@ from .volunteers_forms import (
     CorrectionForm,
     PersonForm,
     TeamForm,
+    VolunteerEditForm,
     VolunteerForm,
     add_error,
     find_person,
@@ -214,8 +215,42 @@ def volunteer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_reveal": path_allowed(user, person.area_path, Perm.REVEAL_PII),
         "can_correct": path_allowed(user, volunteer.area_path, Perm.CHANGE),
         "form": CorrectionForm(),
+        "edit_form": VolunteerEditForm(
+            user,
+            initial={
+                "teams": [t.pk for t in volunteer.teams.all()],
+                "skills": "，".join(volunteer.skills),
+                "availability": "，".join(volunteer.availability),
+                "active": volunteer.active,
+            },
+        ),
+        "can_edit": path_allowed(user, volunteer.area_path, Perm.SERVE),
     }
     return render(request, "community/volunteers/volunteer.html", context)
+
+
+@require_POST
+@page
+def volunteer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """修改志愿者: teams, skills, availability, standing (在册)."""
+    user = request.user
+    volunteer = scoped_get_or_404(vol.volunteers_for(user), pk=pk)
+    form = VolunteerEditForm(user, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            vol.update_volunteer(
+                volunteer, actor=user, teams=list(data["teams"]),
+                skills=split_labels(data["skills"]),
+                availability=split_labels(data["availability"]), active=data["active"],
+            )  # fmt: skip
+        except BilingualError as exc:
+            messages.error(request, exc.zh)
+        else:
+            messages.success(request, "已保存")
+    else:
+        messages.error(request, "；".join(str(e) for errs in form.errors.values() for e in errs))
+    return redirect("community:volunteer", pk=volunteer.pk)
 
 
 @require_POST

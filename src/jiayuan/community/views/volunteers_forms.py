@@ -120,6 +120,29 @@ class VolunteerForm(forms.Form):
         field.queryset = vol.teams_for(user, Perm.SERVE).order_by("area_path", "colour", "name")
 
 
+class VolunteerEditForm(forms.Form):
+    teams = forms.ModelMultipleChoiceField(
+        Team.objects.none(),
+        label="服务队",
+        required=False,
+        widget=forms.SelectMultiple(SELECT | {"size": 4}),
+    )
+    skills = forms.CharField(
+        label="技能", max_length=400, required=False, widget=forms.TextInput(TEXT)
+    )
+    availability = forms.CharField(
+        label="可服务时间", max_length=400, required=False, widget=forms.TextInput(TEXT)
+    )
+    active = forms.BooleanField(
+        label="在册", required=False, widget=forms.CheckboxInput({"class": "form-check-input"})
+    )
+
+    def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["teams"]
+        field.queryset = vol.teams_for(user, Perm.SERVE).order_by("area_path", "colour", "name")
+
+
 class ActivityForm(forms.Form):
     title = forms.CharField(label="活动名称", max_length=120, widget=forms.TextInput(TEXT))
     kind = forms.ChoiceField(

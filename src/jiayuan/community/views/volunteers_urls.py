@@ -16,6 +16,7 @@ urlpatterns = [
         staff.volunteer_correct,
         name="volunteer_correct",
     ),
+    path("community/volunteers/<int:pk>/edit/", staff.volunteer_edit, name="volunteer_edit"),
     path("community/activities/", staff.activity_index, name="activities"),
     path("community/activities/<int:pk>/", staff.activity_detail, name="activity"),
     path("community/activities/<int:pk>/signup/", staff.activity_signup, name="activity_signup"),
