@@ -215,7 +215,7 @@ def figures(user: Any, under: str = "", now: dt.datetime | None = None) -> Figur
         ("markets", "公益集市", total("markets", markets)),
         ("visits", "集市服务人次", total("visits")),
         ("topics_passed", "议题表决通过", passed),
-        ("occupancy", f"活动室使用率(近{OCCUPANCY_DAYS}天)", f"{occupancy:.0%}"),
+        ("occupancy", "活动室使用率", f"{occupancy:.0%}"),
         ("volunteers", "志愿者", counts["volunteers"]),
         ("volunteer_teams", "志愿服务队", counts["volunteer_teams"]),
     ]

@@ -33,5 +33,6 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         "figures": figures,
         "chart": figures.chart(),
         "labels": list(dashboard.TREND_LABELS.values()),
+        "occupancy_days": dashboard.OCCUPANCY_DAYS,
     }
     return render(request, "community/dashboard.html", context)
