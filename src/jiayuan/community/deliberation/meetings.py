@@ -39,6 +39,9 @@ ROSTER_OF_POSITION = {
 }
 GROUP_ORDER = {g: i for i, g in enumerate(RosterGroup.values)}
 MINUTES_MAX = 20000
+# A meeting is recorded within a year of today, either way (a typo's year 0001 or 9999
+# would not even convert to UTC).
+MEETING_HORIZON = dt.timedelta(days=366)
 
 
 def roster_from_positions(meeting: Meeting, zone_path: str) -> list[RosterMember]:
@@ -80,6 +83,11 @@ def schedule(
     """Schedule a meeting on ``topic`` with the roster seeded from the compound's positions;
     the quorum is more than half of the roster unless given."""
     require_serve(actor, topic.area_path)
+    if abs(starts_at - timezone.now()) > MEETING_HORIZON:
+        raise ValidationFailed(
+            "会议时间须在前后一年之内", "a meeting starts within a year of today",
+            field="starts_at",
+        )  # fmt: skip
     agenda = clean_text(agenda, field="agenda", label="议程", max_len=TEXT_MAX, required=False)
     if spot is not None and not spots_for(topic.area_path).filter(pk=spot.pk).exists():
         raise ValidationFailed(

@@ -66,6 +66,7 @@ TEXT_MAX = 5000
 # 其他 (handled by the community, as the request loop's catalogue says).
 ESCALATION_CATEGORY = "10"
 KEY_KIND = "topic"  # incident keys "topic:<id>"
+VOTING_HORIZON = dt.timedelta(days=366)
 
 
 # --- input ---------------------------------------------------------------------------------
@@ -182,10 +183,11 @@ def open_voting(actor: Any, topic: Topic, *, closes_at: dt.datetime | None = Non
     parts) and let each entry vote once."""
     require_serve(actor, topic.area_path)
     now = timezone.now()
-    if closes_at is not None and closes_at <= now:
+    if closes_at is not None and not now < closes_at <= now + VOTING_HORIZON:
         raise ValidationFailed(
-            "表决截止时间须晚于现在", "voting must close in the future", field="closes_at"
-        )
+            "表决截止时间须在现在之后一年之内", "voting must close within a year from now",
+            field="closes_at",
+        )  # fmt: skip
     with transaction.atomic():
         topic = _locked(topic)
         target = check(topic, "open_voting")
