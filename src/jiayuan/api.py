@@ -121,6 +121,7 @@ def _register() -> None:
     api.add_router("/", "jiayuan.community.api.volunteers.router")
     api.add_router("/", "jiayuan.community.api.places.router")
     api.add_router("/", "jiayuan.community.api.markets.router")
+    api.add_router("/", "jiayuan.command.api.router")
 
 
 _register()

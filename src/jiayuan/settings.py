@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "jiayuan.iot",
     "jiayuan.datahub",
     "jiayuan.community",
+    "jiayuan.command",
     "jiayuan.demo",
 ]
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("jiayuan.iot.urls")),
     path("", include("jiayuan.datahub.urls")),
     path("", include("jiayuan.community.urls")),
+    path("", include("jiayuan.command.urls")),
 ]
 
 handler404 = "jiayuan.core.views.not_found"

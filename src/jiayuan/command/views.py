@@ -1,0 +1,326 @@
+"""Pages of mobilisation: the staff's list, new and live detail pages, and the force's
+phone pages (上岗/下岗 and one call). Each change is one action of
+:mod:`jiayuan.command.mobilise` or :mod:`jiayuan.command.duty`; a refusal comes back as a
+message on the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from jiayuan.core.errors import BilingualError, NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.roles import Perm
+from jiayuan.core.scoping import has_perm_anywhere, path_allowed
+from jiayuan.core.views import page
+from jiayuan.org.choices import AreaKind
+from jiayuan.org.models import Area
+from jiayuan.people.choices import ForceKind
+
+from . import duty, mobilise
+from .api import visible_one
+from .models import Member, MobilisationStatus, Step
+
+MAX_ID = 2**63 - 1
+PICKER_KINDS = (AreaKind.STREET, AreaKind.COMMUNITY, AreaKind.ZONE, AreaKind.GRID)
+
+
+def _id(value: int) -> int:
+    if not 1 <= value <= MAX_ID:
+        raise NotFound()
+    return value
+
+
+def _staff(user: Any) -> None:
+    if not has_perm_anywhere(user, Perm.VIEW):
+        raise NotFound()
+
+
+@page
+def mobilisation_list(request: HttpRequest) -> HttpResponse:
+    """调度列表: the mobilisations of the user's scope, newest first."""
+    user: Any = request.user
+    _staff(user)
+    qs = mobilise.with_members(mobilise.visible(user))
+    status = request.GET.get("status", "")
+    if status in MobilisationStatus.values:
+        qs = qs.filter(status=status)
+    page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
+    rows = [(m, mobilise.counts(m.members.all())) for m in page_obj]
+    return render(
+        request,
+        "command/list.html",
+        {
+            "page_obj": page_obj,
+            "rows": rows,
+            "status": status,
+            "statuses": MobilisationStatus.choices,
+            "may_start": has_perm_anywhere(user, Perm.SUPERVISE),
+        },
+    )
+
+
+def _prefill(user: Any, request: HttpRequest) -> dict[str, Any]:
+    """The place of an alarm (?alarm=<id>) or a case (?case=<id>) the user may see."""
+    from jiayuan.cases.models import Case
+    from jiayuan.iot.models import Alarm
+
+    out: dict[str, Any] = {}
+    raw_alarm, raw_case = request.GET.get("alarm", ""), request.GET.get("case", "")
+    if raw_alarm.isdigit() and 1 <= int(raw_alarm) <= MAX_ID:
+        alarm = (
+            Alarm.objects.visible_to(user)
+            .select_related("device")
+            .filter(pk=int(raw_alarm))
+            .first()
+        )
+        if alarm is not None:
+            d = alarm.device
+            out = {
+                "lat": d.lat,
+                "lng": d.lng,
+                "area_id": d.area_id,
+                "source": f"alarm:{alarm.pk}",
+                "message": f"告警处置：{d.name}",
+            }
+    elif raw_case.isdigit() and 1 <= int(raw_case) <= MAX_ID:
+        case = Case.objects.visible_to(user).filter(pk=int(raw_case)).first()
+        if case is not None:
+            out = {
+                "lat": case.lat,
+                "lng": case.lng,
+                "area_id": case.grid_id,
+                "source": f"case:{case.number}",
+                "message": f"诉求处置：{case.title}",
+            }
+    if out.get("lat") is not None:
+        out.pop("area_id", None)  # a point is more precise than its area
+    return out
+
+
+@page
+def mobilisation_new(request: HttpRequest) -> HttpResponse:
+    """一键调度: choose an area or a point (or paste a polygon), kinds, skills, head count
+    and the message; the nearest available forces in scope are called."""
+    user: Any = request.user
+    if not has_perm_anywhere(user, Perm.SUPERVISE):
+        if not has_perm_anywhere(user, Perm.VIEW):
+            raise NotFound()
+        raise PermissionDenied("没有发起调度的权限", "you may not start a mobilisation")
+    areas = list(
+        Area.objects.visible_to(user, Perm.SUPERVISE)
+        .filter(kind__in=PICKER_KINDS)
+        .only("pk", "name", "kind", "path")
+        .order_by("path")[:500]
+    )
+    values: dict[str, Any] = {"head_count": 5, "roles": [], **_prefill(user, request)}
+    error = ""
+    if request.method == "POST":
+        post = request.POST
+        values = {
+            "area_id": post.get("area_id", ""),
+            "lat": post.get("lat", ""),
+            "lng": post.get("lng", ""),
+            "polygon": post.get("polygon", ""),
+            "roles": post.getlist("roles"),
+            "skills": post.get("skills", ""),
+            "head_count": post.get("head_count", ""),
+            "message": post.get("message", ""),
+            "source": post.get("source", "")[:40],
+        }
+        try:
+            polygon = _json(values["polygon"]) if values["polygon"].strip() else None
+            point = (
+                {"lat": values["lat"], "lng": values["lng"]}
+                if str(values["lat"]).strip() or str(values["lng"]).strip()
+                else None
+            )
+            skills = [s for s in values["skills"].replace("，", ",").split(",") if s.strip()]
+            mob = mobilise.start(
+                user,
+                area_id=values["area_id"] or None,
+                polygon=polygon,
+                point=point if not values["area_id"] and polygon is None else None,
+                roles=values["roles"],
+                skills=skills,
+                head_count=values["head_count"],
+                message=values["message"],
+                source=values["source"],
+            )
+        except BilingualError as exc:
+            error = exc.zh
+        else:
+            messages.success(request, f"已发起调度 {mob.number}")
+            return redirect("command:detail", mob.pk)
+    return render(
+        request,
+        "command/new.html",
+        {
+            "areas": areas,
+            "kinds": ForceKind.choices,
+            "values": values,
+            "error": error,
+        },
+        status=422 if error else 200,
+    )
+
+
+def _json(raw: str) -> Any:
+    import json
+
+    if len(raw) > 100_000:
+        raise ValidationFailed("范围过大", "polygon too large", field="polygon")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValidationFailed(
+            "范围不是有效的 GeoJSON", "invalid GeoJSON", field="polygon"
+        ) from None
+
+
+def _detail_context(user: Any, mob_id: int) -> dict[str, Any]:
+    mob = visible_one(user, _id(mob_id))
+    if not path_allowed(user, mob.area_path, Perm.VIEW):
+        raise NotFound()  # a member sees their own call on the phone page
+    members = list(mob.members.all())
+    return {
+        "mob": mob,
+        "members": members,
+        "counts": [(Step(k).label, k, n) for k, n in mobilise.counts(members).items()],
+        "timeline": mobilise.timeline(mob),
+        "report": mobilise.report(mob, members),
+        "may_supervise": path_allowed(user, mob.area_path, Perm.SUPERVISE),
+        "steps": [(s.value, s.label) for s in Step if s not in mobilise.SYSTEM_STEPS],
+    }
+
+
+@page
+def mobilisation_detail(request: HttpRequest, mob_id: int) -> HttpResponse:
+    """One mobilisation, live: counts per step, members and the timeline (htmx polling)."""
+    return render(request, "command/detail.html", _detail_context(request.user, mob_id))
+
+
+@page
+def mobilisation_live(request: HttpRequest, mob_id: int) -> HttpResponse:
+    return render(request, "command/live.html", _detail_context(request.user, mob_id))
+
+
+@page
+@require_POST
+def mobilisation_close(request: HttpRequest, mob_id: int) -> HttpResponse:
+    try:
+        mobilise.close(_id(mob_id), request.user)
+    except (NotFound, PermissionDenied):
+        raise
+    except BilingualError as exc:
+        messages.error(request, exc.zh)
+    return redirect("command:detail", mob_id)
+
+
+@page
+@require_POST
+def mobilisation_step(request: HttpRequest, mob_id: int) -> HttpResponse:
+    """Staff record a member's step (release, or a step reported by telephone)."""
+    raw = request.POST.get("member_id", "")
+    member_id = int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_ID else None
+    if member_id is None:
+        raise NotFound()
+    try:
+        mobilise.respond(
+            _id(mob_id), request.user, step=request.POST.get("step", ""), member_id=member_id
+        )
+    except (NotFound, PermissionDenied):
+        raise
+    except BilingualError as exc:
+        messages.error(request, exc.zh)
+    return redirect("command:detail", mob_id)
+
+
+# --- the force's phone pages -----------------------------------------------------------
+@page
+def phone_duty(request: HttpRequest) -> HttpResponse:
+    """上岗/下岗 (phone): on duty with the browser's position or a point typed in."""
+    user: Any = request.user
+    forces = duty.forces_of(user)
+    if request.method == "POST":
+        chosen = [f for f in forces if str(f.pk) == request.POST.get("force_id", "")]
+        if not chosen:
+            raise NotFound()
+        try:
+            if request.POST.get("action") == "on":
+                duty.go_on_duty(
+                    chosen[0],
+                    actor=user,
+                    lat=request.POST.get("lat") or None,
+                    lng=request.POST.get("lng") or None,
+                )
+                messages.success(request, "已上岗")
+            else:
+                duty.go_off_duty(chosen[0], actor=user)
+                messages.success(request, "已下岗，位置已清除")
+        except BilingualError as exc:
+            messages.error(request, exc.zh)
+        return redirect("command:phone_duty")
+    shifts = {f.pk: duty.open_shift(f) for f in forces}
+    calls = list(
+        Member.objects.select_related("mobilisation")
+        .filter(person__user=user, mobilisation__status=MobilisationStatus.OPEN)
+        .filter(~Q(step__in=mobilise.OUT))
+        .order_by("-notified_at")[:20]
+    )
+    return render(
+        request,
+        "command/phone/duty.html",
+        {"forces": [(f, shifts[f.pk]) for f in forces], "calls": calls},
+    )
+
+
+PHONE_STEPS: dict[str, list[tuple[str, str]]] = {
+    Step.NOTIFIED: [(Step.ACKNOWLEDGED, "确认接令"), (Step.DECLINED, "无法前往")],
+    Step.DELIVERED: [(Step.ACKNOWLEDGED, "确认接令"), (Step.DECLINED, "无法前往")],
+    Step.ACKNOWLEDGED: [(Step.EN_ROUTE, "出发"), (Step.CHECKED_IN, "到场签到")],
+    Step.EN_ROUTE: [(Step.CHECKED_IN, "到场签到")],
+}
+
+
+@page
+def phone_mobilisation(request: HttpRequest, mob_id: int) -> HttpResponse:
+    """One call (phone): the message, and the next steps — acknowledge, en route, check
+    in with the position."""
+    user: Any = request.user
+    mob = visible_one(user, _id(mob_id))
+    member = mobilise.member_of(mob, user)
+    if member is None:
+        raise NotFound()
+    if request.method == "POST":
+        try:
+            mobilise.respond(
+                mob.pk,
+                user,
+                step=request.POST.get("step", ""),
+                lat=request.POST.get("lat") or None,
+                lng=request.POST.get("lng") or None,
+            )
+        except BilingualError as exc:
+            messages.error(request, exc.zh)
+        return redirect("command:phone_mobilisation", mob.pk)
+    if member.step == Step.NOTIFIED and mob.status == MobilisationStatus.OPEN:
+        try:
+            mobilise.respond(mob.pk, user, step=Step.DELIVERED)
+            member.refresh_from_db()
+        except BilingualError:
+            pass
+    return render(
+        request,
+        "command/phone/mobilisation.html",
+        {
+            "mob": mob,
+            "member": member,
+            "actions": PHONE_STEPS.get(member.step, []) if mob.status == "open" else [],
+        },
+    )
