@@ -399,3 +399,16 @@ def test_a_balance_is_the_sum_of_its_lines(amounts: list[Decimal]) -> None:
         annotated = vol.with_balance(Volunteer.objects.filter(pk=v.pk)).get()
         assert annotated.balance == expected  # type: ignore[attr-defined]
         transaction.set_rollback(True)
+
+
+def test_a_volunteer_who_moves_goes_along_and_the_ledger_stays() -> None:
+    from jiayuan.people import services as people_services
+
+    v = volunteer()
+    vol.correct_hours(v, actor=user("community"), hours=Decimal("2"), reason="补记")
+    far = Area.objects.filter(kind=AreaKind.GRID, path__startswith=other_community().path)[0]
+    people_services.update_person(v.person, actor=user("admin"), area=far)
+    v.refresh_from_db()
+    assert v.area_path == far.path
+    assert not vol.volunteers_for(user("grid")).filter(pk=v.pk).exists()
+    assert vol.balance(v) == Decimal("2")

@@ -17,3 +17,6 @@ def connect() -> None:
     from . import dashboard
 
     overview.register(dashboard.OVERVIEW_LABELS, dashboard.overview_counts)  # the overview
+    from . import volunteering
+
+    volunteering.connect()  # a volunteer who moves goes along (people.person_moved)

@@ -720,3 +720,18 @@ def correct_hours(volunteer: Volunteer, *, actor: Any, hours: Any, reason: str) 
     )
     _created(entry, actor, Perm.CHANGE, "时长更正")
     return entry
+
+
+# --- a volunteer who moves -------------------------------------------------------------------
+def follow_moved_person(sender: Any, person: Person, new_path: str, **_: Any) -> None:
+    """A resident moved (``people.services.person_moved``): their volunteer record goes
+    along, so the new area's staff see them and the old area's no longer do. Ledger lines
+    stay where the hours were earned (the ledger is never edited)."""
+    Volunteer.objects.filter(person=person).update(area_path=new_path, updated_at=timezone.now())
+
+
+def connect() -> None:
+    """Register the volunteers' receivers (called from ``community.hooks``)."""
+    from jiayuan.people.services import person_moved
+
+    person_moved.connect(follow_moved_person, dispatch_uid="community.volunteers.follow_moved")
