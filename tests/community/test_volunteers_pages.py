@@ -291,3 +291,25 @@ def test_staff_edit_a_volunteers_teams_and_standing() -> None:
     assert AuditEntry.objects.for_object(v).filter(action="update").exists()
     far = vol.register_volunteer(actor=user("admin"), person=person(30, area=other_community()))
     assert staff.post(f"/community/volunteers/{far.pk}/edit/", {"active": "on"}).status_code == 404
+
+
+def test_the_roster_export_is_masked_scoped_and_audited() -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    p = user("resident").person
+    vol.register_volunteer(actor=user("community"), person=p)
+    far = vol.register_volunteer(actor=user("admin"), person=person(30, area=other_community(),
+                                                                    name="远方志愿者"))  # fmt: skip
+    response = client("community").get("/community/volunteers/export.xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = [[str(c.value or "") for c in row] for row in sheet.iter_rows()]
+    flat = " ".join(" ".join(r) for r in rows)
+    assert rows[0][:3] == ["姓名", "身份证号", "手机号"]
+    assert p.name in flat and p.id_number_masked in flat and p.phone_masked in flat
+    assert p.reveal_id_number() not in flat and p.reveal_phone() not in flat
+    assert far.person.name not in flat
+    assert AuditEntry.objects.filter(action="export", object_id="roster").exists()
+    assert client("resident").get("/community/volunteers/export.xlsx").status_code == 403

@@ -194,6 +194,29 @@ def volunteer_index(request: HttpRequest) -> HttpResponse:
 
 
 @page
+def volunteer_export(request: HttpRequest) -> HttpResponse:
+    """志愿者花名册 (Excel) of the user's scope, as filtered on the list; numbers masked,
+    the export audited."""
+    user = request.user
+    require_serve(user)
+    qs = vol.volunteers_for(user)
+    term = request.GET.get("q", "").strip()[:50]
+    if term:
+        qs = qs.filter(person__name__contains=term)
+    team_id = request.GET.get("team", "")
+    if team_id.isdigit() and len(team_id) < 12:
+        qs = qs.filter(teams=int(team_id))
+    response = HttpResponse(
+        vol.export_roster(user, qs),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    name = f"volunteers-{timezone.localdate():%Y%m%d}.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@page
 def volunteer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """志愿者详情: masked numbers (reveal through the person's audited reveal), guardian,
     teams, and the hours ledger with its balance and the correction form."""

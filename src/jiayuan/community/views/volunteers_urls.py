@@ -10,6 +10,7 @@ urlpatterns = [
     path("community/teams/", staff.team_index, name="volunteer_teams"),
     path("community/teams/<int:pk>/", staff.team_detail, name="volunteer_team"),
     path("community/volunteers/", staff.volunteer_index, name="volunteers"),
+    path("community/volunteers/export.xlsx", staff.volunteer_export, name="volunteers_export"),
     path("community/volunteers/<int:pk>/", staff.volunteer_detail, name="volunteer"),
     path(
         "community/volunteers/<int:pk>/correct/",
