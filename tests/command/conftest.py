@@ -69,3 +69,14 @@ def living_forces(path: str) -> Any:
         .select_related("person", "area")
         .order_by("pk")
     )
+
+
+COMMUNITY = "370830/001/001/"  # the ``community`` account's community
+OTHER_COMMUNITY = "370830/001/002/"
+GRID = "370830/001/001/01/01/"  # the ``grid`` account's grid
+POINT = (35.7475, 116.46539)  # the centre of the first compound (in COMMUNITY)
+
+
+def at(dlat: float) -> tuple[float, float]:
+    """A point ``dlat`` degrees north of :data:`POINT` (0.001° ≈ 111 m)."""
+    return (POINT[0] + dlat, POINT[1])

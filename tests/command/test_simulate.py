@@ -8,8 +8,7 @@ from typing import Any
 
 from django.core.management import call_command
 
-from jiayuan.command.models import Member, Mobilisation, MobilisationEvent, Step
-from jiayuan.command.models import DutyShift
+from jiayuan.command.models import DutyShift, Member, Mobilisation, MobilisationEvent, Step
 
 
 def test_simulation_of_200_forces_reaches_its_head_count(db: Any) -> None:

@@ -217,11 +217,11 @@ def candidates(
     busy = Member.objects.filter(mobilisation__status=MobilisationStatus.OPEN, step__in=BUSY)
     qs = (
         Force.objects.visible_to(actor, perm)
-        .filter(on_duty=True, shifts__ended_at__isnull=True)
+        .filter(on_duty=True)
+        .filter(pk__in=DutyShift.objects.filter(ended_at__isnull=True).values("force_id"))
         .exclude(pk__in=busy.values("force_id"))
         .exclude(pk__in=list(exclude))
         .select_related("person", "availability")
-        .distinct()
     )
     roles = [r for r in roles if r]
     if roles:

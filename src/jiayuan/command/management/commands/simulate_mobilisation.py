@@ -21,7 +21,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from jiayuan.command import duty, mobilise
-from jiayuan.command.models import Member, MobilisationEvent, Step
+from jiayuan.command.models import DutyShift, Member, MobilisationEvent, Step
 from jiayuan.core.errors import BilingualError
 from jiayuan.core.roles import Role
 from jiayuan.people.models import Force
@@ -104,7 +104,7 @@ class Command(BaseCommand):
     def _on_duty(self, rng: random.Random, n: int, actor: Any) -> list[Any]:
         idle = list(
             Force.objects.filter(person__death_date__isnull=True)
-            .exclude(shifts__ended_at__isnull=True, shifts__isnull=False)
+            .exclude(pk__in=DutyShift.objects.filter(ended_at__isnull=True).values("force_id"))
             .select_related("area")
             .order_by("pk")
             .values_list("pk", flat=True)
