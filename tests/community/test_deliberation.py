@@ -106,6 +106,7 @@ def test_a_topic_from_proposal_to_published_minutes() -> None:
     assert CensusEntry.objects.filter(topic=topic).count() == households
     vote = topics.cast_vote(user("resident"), topic, choice="yes")
     assert not vote.paper and vote.cast_by == resident_person()
+    assert vote.proposal is not None and vote.proposal.title == "东门空地装10个充电口"
     entries = list(CensusEntry.objects.filter(topic=topic).exclude(pk=vote.entry_id)[:40])
     for entry in entries:
         topics.paper_vote(branch, topic, entry_id=entry.pk, choice="yes")

@@ -137,6 +137,7 @@ class ResolutionOut(Schema):
 class VoteOut(Schema):
     id: int
     entry_id: int
+    proposal_id: int | None
     label: str
     choice: str
     paper: bool
@@ -152,6 +153,7 @@ class TopicDetail(TopicOut):
     description: str
     legal_basis: str
     proposals: list[ProposalOut]
+    motion_id: int | None
     meetings: list[MeetingOut]
     turnout: TurnoutOut
     live_tally: dict[str, Any] | None
@@ -304,6 +306,7 @@ def detail_out(user: Any, topic: Topic) -> dict[str, Any]:
         "legal_basis": topic.matter_type.legal_basis,
         "description": topic.description,
         "proposals": shown["proposals"],
+        "motion_id": shown["motion"].pk if shown["motion"] is not None else None,
         "meetings": meetings,
         "turnout": shown["turnout"],
         "live_tally": shown["live"],
@@ -320,6 +323,7 @@ def vote_out(vote: Vote, label: str) -> dict[str, Any]:
     return {
         "id": vote.pk,
         "entry_id": vote.entry_id,
+        "proposal_id": vote.proposal_id,
         "label": label,
         "choice": vote.choice,
         "paper": vote.paper,

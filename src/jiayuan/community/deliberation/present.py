@@ -69,11 +69,13 @@ def detail(user: Any, topic: Topic) -> dict[str, Any]:
     my_vote = Vote.objects.filter(topic=topic, entry=entry).first() if entry is not None else None
     resolution = getattr(topic, "resolution", None) if _decided(topic) else None
     live = count(topic) if staff and topic.status == TopicStatus.VOTING else None
+    proposals = list(topic.proposals.order_by("created_at", "pk"))
     return {
         "topic": topic,
         "staff": staff,
         "status_css": STATUS_CSS.get(TopicStatus(topic.status), ""),
-        "proposals": list(topic.proposals.order_by("created_at", "pk")),
+        "proposals": proposals,
+        "motion": proposals[-1] if proposals else None,
         "meetings": meetings,
         "turnout": turnout(topic),
         "live": live.as_json() if live is not None else None,

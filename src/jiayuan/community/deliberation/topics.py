@@ -211,9 +211,15 @@ def _parse_choice(choice: Any) -> str:
     return str(choice)
 
 
+def motion(topic: Topic) -> Proposal | None:
+    """The proposal put to the vote: the last one added (proposals are closed once the
+    vote opens), or none when the topic itself is voted on."""
+    return topic.proposals.order_by("-created_at", "-pk").first()
+
+
 def _insert_vote(topic: Topic, entry: CensusEntry, vote: Vote, actor: Any, note: str) -> Vote:
-    """Write ``vote``: one per census entry, never replaced (the unique constraint holds
-    it under concurrency too; a lost race answers the same 409)."""
+    """Write ``vote`` on the topic's motion: one per census entry, never replaced (the
+    unique constraint holds it under concurrency too; a lost race answers the same 409)."""
     refused = Conflict(
         f"{entry.label} 已经投过票，每户（每个专有部分）只能投一票，不能更改",
         "this household or dwelling has already voted; a vote is never replaced",
@@ -221,6 +227,7 @@ def _insert_vote(topic: Topic, entry: CensusEntry, vote: Vote, actor: Any, note:
     )
     if Vote.objects.filter(topic=topic, entry=entry).exists():
         raise refused
+    vote.proposal = motion(topic)
     try:
         with transaction.atomic():
             vote.save()
