@@ -97,9 +97,12 @@ def test_nobody_available_is_a_conflict_and_a_grid_worker_may_not_start(
     # a point outside the scope is refused
     with pytest.raises(ValidationFailed):
         mobilise.start(
-            users["community"], point={"lat": 35.7125, "lng": 116.47425},
-            head_count=1, message="x", now=NOW,
-        )  # fmt: skip
+            users["community"],
+            point={"lat": 35.7125, "lng": 116.47425},
+            head_count=1,
+            message="x",
+            now=NOW,
+        )
 
 
 def grid_force(users: dict[str, Any]) -> Force:
@@ -133,13 +136,15 @@ def test_steps_follow_the_table_and_only_their_owner_posts_them(users: dict[str,
     mobilise.respond(mob.pk, users["grid"], step=Step.EN_ROUTE, now=NOW + 2 * MIN)
     with pytest.raises(ValidationFailed):  # checking in needs the position
         mobilise.respond(mob.pk, users["grid"], step=Step.CHECKED_IN, now=NOW + 3 * MIN)
-    mobilise.respond(mob.pk, users["grid"], step=Step.CHECKED_IN, lat=POINT[0], lng=POINT[1],
-                     now=NOW + 3 * MIN)  # fmt: skip
+    mobilise.respond(
+        mob.pk, users["grid"], step=Step.CHECKED_IN, lat=POINT[0], lng=POINT[1], now=NOW + 3 * MIN
+    )
     me.refresh_from_db()
     assert me.step == Step.CHECKED_IN and me.checkin_lat == POINT[0]
     # staff in scope record anyone's step, including the release
-    mobilise.respond(mob.pk, users["community"], step=Step.RELEASED, member_id=me.pk,
-                     now=NOW + 4 * MIN)  # fmt: skip
+    mobilise.respond(
+        mob.pk, users["community"], step=Step.RELEASED, member_id=me.pk, now=NOW + 4 * MIN
+    )
     steps = list(
         MobilisationEvent.objects.filter(member=me, kind="step").values_list("step", flat=True)
     )
@@ -248,8 +253,9 @@ def test_close_releases_everyone_and_the_report_counts(users: dict[str, Any]) ->
     grid_member = mobilise.member_of(mob, users["grid"])
     assert grid_member is not None
     mobilise.respond(mob.pk, users["grid"], step=Step.ACKNOWLEDGED, now=NOW + MIN)
-    mobilise.respond(mob.pk, users["grid"], step=Step.CHECKED_IN, lat=POINT[0], lng=POINT[1],
-                     now=NOW + 7 * MIN)  # fmt: skip
+    mobilise.respond(
+        mob.pk, users["grid"], step=Step.CHECKED_IN, lat=POINT[0], lng=POINT[1], now=NOW + 7 * MIN
+    )
     mobilise.close(mob.pk, users["community"], now=NOW + 20 * MIN)
     mob.refresh_from_db()
     report = mobilise.report(mob)
