@@ -83,6 +83,15 @@ NOT_GUARDED = {
     "/topics/{topic_id}": "guarded in tests/community/test_deliberation_api.py",
     "/topics/{topic_id}/census": "guarded in tests/community/test_deliberation_api.py",
     "/matter-types": "the ten matter types of migration 0003, whole (a catalogue read as data)",
+    # the volunteers' lists and details grow their own rows (teams, volunteers, ledger
+    # lines, activities with sign-ups) in tests/community/test_volunteers_api.py
+    "/volunteer-teams": "guarded in tests/community/test_volunteers_api.py",
+    "/volunteer-teams/{team_id}": "guarded in tests/community/test_volunteers_api.py",
+    "/volunteers": "guarded in tests/community/test_volunteers_api.py",
+    "/volunteers/{volunteer_id}": "guarded in tests/community/test_volunteers_api.py",
+    "/volunteers/{volunteer_id}/hours": "guarded in tests/community/test_volunteers_api.py",
+    "/activities": "guarded in tests/community/test_volunteers_api.py",
+    "/activities/{activity_id}": "guarded in tests/community/test_volunteers_api.py",
     # the wishes' list, detail and a compound's demand list grow their own rows (wishes,
     # timeline events, photos, escalated cases) in tests/community/test_wishes_api.py
     "/wishes": "guarded in tests/community/test_wishes_api.py",
