@@ -397,7 +397,9 @@ def test_a_balance_is_the_sum_of_its_lines(amounts: list[Decimal]) -> None:
         lines = list(HoursEntry.objects.filter(volunteer=v).values_list("hours", flat=True))
         assert vol.balance(v) == sum(lines, Decimal("0")) == expected >= 0
         annotated = vol.with_balance(Volunteer.objects.filter(pk=v.pk)).get()
-        assert annotated.balance == expected  # type: ignore[attr-defined]
+        assert annotated.balance == expected and str(annotated.balance) == str(
+            expected.quantize(Decimal("0.1"))
+        )
         transaction.set_rollback(True)
 
 
@@ -412,3 +414,13 @@ def test_a_volunteer_who_moves_goes_along_and_the_ledger_stays() -> None:
     assert v.area_path == far.path
     assert not vol.volunteers_for(user("grid")).filter(pk=v.pk).exists()
     assert vol.balance(v) == Decimal("2")
+
+
+def test_a_resident_registering_themselves_joins_teams_of_their_community_only() -> None:
+    me = user("resident")
+    far = vol.create_team(actor=user("admin"), area=other_community(), name="远方队", colour="blue")
+    with pytest.raises(NotFound):
+        vol.register_volunteer(actor=me, person=me.person, teams=[far])
+    near = team()
+    v = vol.register_volunteer(actor=me, person=me.person, teams=[near])
+    assert list(v.teams.all()) == [near]

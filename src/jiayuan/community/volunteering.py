@@ -158,9 +158,10 @@ def with_signup_counts(qs: QuerySet[Activity]) -> QuerySet[Activity]:
 
 
 def with_balance(qs: QuerySet[Volunteer]) -> QuerySet[Volunteer]:
-    """``balance`` on each volunteer: the sum of their ledger lines (0 without lines)."""
+    """The sum of each volunteer's ledger lines in the same query (``balance_sum``, 0
+    without lines), which ``Volunteer.balance`` reads rounded to the tenth."""
     return qs.annotate(
-        balance=models.functions.Coalesce(
+        balance_sum=models.functions.Coalesce(
             models.Subquery(
                 HoursEntry.objects.filter(volunteer=models.OuterRef("pk"))
                 .order_by()
@@ -175,9 +176,9 @@ def with_balance(qs: QuerySet[Volunteer]) -> QuerySet[Volunteer]:
 
 
 def balance(volunteer: Volunteer) -> Decimal:
-    """A volunteer's hours: the sum of their ledger lines."""
+    """A volunteer's hours: the sum of their ledger lines, read now."""
     total = HoursEntry.objects.filter(volunteer=volunteer).aggregate(t=Sum("hours"))["t"]
-    return Decimal(total or 0).quantize(Decimal("0.1"))
+    return Decimal(str(total or 0)).quantize(Decimal("0.1"))
 
 
 # --- checks on input ----------------------------------------------------------------------
@@ -359,8 +360,13 @@ def register_volunteer(
         )
     else:
         _created(volunteer, actor)
-    if teams:
-        volunteer.teams.set(_team_list(None if is_self else actor, teams))
+    if teams and is_self:  # a resident joins teams of their own community only
+        community = ancestor_path(person.area_path, AreaKind.COMMUNITY)
+        if any(not community.startswith(t.area_path) for t in teams):
+            raise NotFound("服务队不存在", "team not found", field="teams")
+        volunteer.teams.set(teams)
+    elif teams:
+        volunteer.teams.set(_team_list(actor, teams))
     return volunteer
 
 
@@ -766,7 +772,7 @@ def export_roster(user: Any, qs: QuerySet[Volunteer]) -> bytes:
             p.name, p.id_number_masked, p.phone_masked, p.age_on(today) or "",
             v.guardian.name if v.guardian else "", "、".join(t.name for t in v.teams.all()),
             "、".join(v.skills), "、".join(v.availability), v.joined_on.isoformat(),
-            "是" if v.active else "否", float(v.balance),  # type: ignore[attr-defined]
+            "是" if v.active else "否", float(v.balance),
         ])  # fmt: skip
     sheet.set_column(0, 10, 14)
     book.close()

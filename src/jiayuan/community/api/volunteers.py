@@ -112,7 +112,7 @@ class VolunteerOut(Schema):
 
     @staticmethod
     def resolve_balance(obj: Volunteer) -> Decimal:
-        return Decimal(getattr(obj, "balance", 0) or 0).quantize(Decimal("0.1"))
+        return obj.balance
 
 
 class VolunteerIn(Schema):

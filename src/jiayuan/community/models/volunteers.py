@@ -3,6 +3,7 @@ check-in, and the append-only hours ledger (志愿时长)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -65,6 +66,16 @@ class Volunteer(ScopedModel):
 
     def derive_area_path(self) -> str:
         return self.person.area_path
+
+    @property
+    def balance(self) -> Decimal:
+        """The hours balance, to the tenth: the sum annotated by
+        ``volunteering.with_balance`` (lists read it in their one query), else read now.
+        SQLite sums decimals as floats, so the sum is rounded here, not trusted as is."""
+        raw = self.__dict__.get("balance_sum")
+        if raw is None:
+            raw = self.hours_entries.aggregate(total=models.Sum("hours"))["total"] or 0
+        return Decimal(str(raw)).quantize(Decimal("0.1"))
 
 
 class Activity(ScopedModel):

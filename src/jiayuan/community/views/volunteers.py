@@ -371,8 +371,13 @@ def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         s.is_volunteer = s.person_id in volunteer_ids  # type: ignore[attr-defined]
     may_serve = path_allowed(user, activity.area_path, Perm.SERVE)
     planned = activity.status == ActivityStatus.PLANNED
-    checkin_url = request.build_absolute_uri(
-        reverse("community:phone_activity_checkin", args=[activity.pk, activity.checkin_token])
+    show_qr = may_serve and planned and bool(activity.checkin_token)
+    checkin_url = (
+        request.build_absolute_uri(
+            reverse("community:phone_activity_checkin", args=[activity.pk, activity.checkin_token])
+        )
+        if show_qr
+        else ""
     )
     credited = list(
         HoursEntry.objects.filter(activity=activity).select_related("volunteer__person")[:500]
@@ -383,9 +388,9 @@ def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "cancelled": [s for s in signups if s.cancelled_at is not None],
         "may_serve": may_serve,
         "planned": planned,
-        "show_qr": may_serve and planned,
+        "show_qr": show_qr,
         "checkin_url": checkin_url,
-        "qr": qr.svg_data_uri(checkin_url) if may_serve and planned else "",
+        "qr": qr.svg_data_uri(checkin_url) if show_qr else "",
         "close_form": CloseForm(),
         "person_form": PersonForm(),
         "credited": credited,
