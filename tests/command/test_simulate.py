@@ -3,18 +3,22 @@ top-up fired, a timeline and report printed."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 
+from jiayuan import cli
 from jiayuan.command.models import DutyShift, Member, Mobilisation, MobilisationEvent, Step
 
 
-def test_simulation_of_200_forces_reaches_its_head_count(db: Any) -> None:
-    out = io.StringIO()
-    call_command("simulate_mobilisation", forces=200, head_count=30, seed=3, stdout=out)
-    text = out.getvalue()
+def test_simulation_of_200_forces_reaches_its_head_count(db: Any, capsys: Any) -> None:
+    # the ``jiayuan`` command, as an operator types it
+    assert (
+        cli.main(["simulate-mobilisation", "--forces", "200", "--head-count", "30", "--seed", "3"])
+        == 0
+    )
+    text = capsys.readouterr().out
     mob = Mobilisation.objects.get(source="simulation")
     members = list(Member.objects.filter(mobilisation=mob))
     events = MobilisationEvent.objects.filter(mobilisation=mob)
@@ -41,3 +45,10 @@ def test_simulation_of_200_forces_reaches_its_head_count(db: Any) -> None:
     # the forces the simulation put on duty are off again, their positions forgotten
     assert not DutyShift.objects.filter(ended_at__isnull=True).exists()
     assert not DutyShift.objects.filter(lat__isnull=False).exists()
+
+
+def test_simulation_refuses_a_head_count_beyond_the_forces(db: Any) -> None:
+    with pytest.raises(CommandError):
+        call_command("simulate_mobilisation", forces=3, head_count=10, seed=1)
+    assert not Mobilisation.objects.exists()
+    assert not DutyShift.objects.filter(ended_at__isnull=True).exists()

@@ -61,7 +61,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         rng = random.Random(opts["seed"])  # noqa: S311 - a reproducible simulation
         actor = self._actor(opts["as_user"])
+        if opts["head_count"] < 1 or opts["forces"] < 1:
+            raise CommandError("人数须为正数 / counts must be positive")
         chosen = self._on_duty(rng, opts["forces"], actor)
+        try:
+            self._simulate(chosen, rng, opts, actor)
+        finally:
+            for shift in chosen:  # put back whoever the simulation put on duty
+                duty.go_off_duty(shift.force, actor=actor)
+
+    def _simulate(self, chosen: list[Any], rng: random.Random, opts: Any, actor: Any) -> None:
         if len(chosen) < opts["head_count"]:
             raise CommandError(
                 f"只有 {len(chosen)} 名力量可上岗 / only {len(chosen)} forces available"
@@ -83,8 +92,6 @@ class Command(BaseCommand):
         self._run(mob.pk, rng, start, opts["minutes"], actor)
         mob.refresh_from_db()
         self._print(mob)
-        for shift in chosen:  # put back whoever the simulation put on duty
-            duty.go_off_duty(shift.force, actor=actor)
 
     def _actor(self, username: str) -> Any:
         """The account starting the mobilisation: the one named, else a county
