@@ -130,7 +130,14 @@ def phone_activity_checkin(request: HttpRequest, pk: int, token: str) -> HttpRes
         row, new = vol.check_in(activity, actor=request.user, token=token)
     except BilingualError as exc:
         problem, row = exc.zh, None
-    context = {"activity": activity, "row": row, "new": new, "problem": problem, "me": me}
+    context = {
+        "activity": activity,
+        "row": row,
+        "new": new,
+        "problem": problem,
+        "me": me,
+        "is_volunteer": Volunteer.objects.filter(person=me, active=True).exists(),
+    }
     return render(request, "community/phone/activity_checkin.html", context,
                   status=409 if problem else 200)  # fmt: skip
 
