@@ -156,3 +156,19 @@ def test_pages_cost_the_same_with_more_rows(
         client.get(f"/command/mobilisations/{big.pk}/live/")
     with django_assert_max_num_queries(len(few_list.captured_queries)):
         client.get("/command/mobilisations/")
+
+
+def test_the_position_page_is_audited_and_scoped(page_as: Any, called: Mobilisation) -> None:
+    from jiayuan.core.models import AuditEntry
+
+    member = called.members.order_by("rank").first()
+    client = page_as("community")
+    page = client.get(f"/command/forces/{member.force_id}/position/").content.decode()
+    assert "最后位置" in page
+    shift = DutyShift.objects.get(force_id=member.force_id, ended_at__isnull=True)
+    look = AuditEntry.objects.for_object(shift).filter(action="reveal").get()
+    assert look.actor_name == "community" and look.note == "查看力量位置"
+    assert (
+        page_as("resident").get(f"/command/forces/{member.force_id}/position/").status_code == 404
+    )
+    assert client.get("/command/forces/99999999999999999999999/position/").status_code == 404

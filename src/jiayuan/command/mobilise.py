@@ -290,11 +290,26 @@ def link(mob: Mobilisation) -> str:
     return reverse("command:phone_mobilisation", args=[mob.pk])
 
 
+def _claim(picked: list[Candidate]) -> list[Candidate]:
+    """Lock the picked forces' rows (in primary-key order, so two mobilisations never
+    wait on each other crosswise) and drop any that another open mobilisation called
+    since they were selected; the next sweep tops up for them."""
+    ids = sorted(c.force.pk for c in picked)
+    list(Force.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    taken = set(
+        Member.objects.filter(
+            force_id__in=ids, mobilisation__status=MobilisationStatus.OPEN, step__in=BUSY
+        ).values_list("force_id", flat=True)
+    )
+    return [c for c in picked if c.force.pk not in taken]
+
+
 def _call(
     mob: Mobilisation, picked: list[Candidate], first_rank: int, now: dt.datetime
 ) -> list[Member]:
     """Make members of ``picked`` and notify each through the personal channels."""
     members = []
+    picked = _claim(picked)
     for i, cand in enumerate(picked):
         members.append(
             Member.objects.create(

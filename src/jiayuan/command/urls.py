@@ -14,6 +14,7 @@ urlpatterns = [
     path("command/mobilisations/<int:mob_id>/live/", views.mobilisation_live, name="live"),
     path("command/mobilisations/<int:mob_id>/close/", views.mobilisation_close, name="close"),
     path("command/mobilisations/<int:mob_id>/step/", views.mobilisation_step, name="step"),
+    path("command/forces/<int:force_id>/position/", views.force_position, name="position"),
     path("m/duty/", views.phone_duty, name="phone_duty"),
     path("m/mobilisations/<int:mob_id>/", views.phone_mobilisation, name="phone_mobilisation"),
 ]

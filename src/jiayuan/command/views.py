@@ -21,6 +21,7 @@ from jiayuan.core.views import page
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
 from jiayuan.people.choices import ForceKind
+from jiayuan.people.models import Force
 
 from . import duty, mobilise
 from .api import visible_one
@@ -239,6 +240,23 @@ def mobilisation_step(request: HttpRequest, mob_id: int) -> HttpResponse:
     except BilingualError as exc:
         messages.error(request, exc.zh)
     return redirect("command:detail", mob_id)
+
+
+@page
+def force_position(request: HttpRequest, force_id: int) -> HttpResponse:
+    """A force's last known position (only while on duty, within the retention); each
+    look is written to the audit log by :func:`jiayuan.command.duty.position_of`."""
+    user: Any = request.user
+    force = (
+        Force.objects.visible_to(user).select_related("person", "area").filter(pk=_id(force_id))
+    ).first()
+    if force is None:
+        raise NotFound()
+    return render(
+        request,
+        "command/position.html",
+        {"force": force, "position": duty.position_of(force, actor=user)},
+    )
 
 
 # --- the force's phone pages -----------------------------------------------------------
