@@ -74,8 +74,12 @@ def test_responses_and_detail_counts(api_as: Any, forces: list[Any]) -> None:
     assert detail["counts"]["checked_in"] == 1 and detail["counts"]["declined"] == 1
     assert len(detail["members"]) == 3
     assert [e["kind"] for e in detail["timeline"]].count("topped_up") == 1
-    # the called grid worker reads their own mobilisation; the list is the staff's
-    assert grid.get(f"/mobilisations/{mob_id}").status_code == 200
+    # the called grid worker reads their own mobilisation, but not the others' names
+    own = grid.get(f"/mobilisations/{mob_id}").json()
+    assert [m["person_name"] for m in own["members"]] == [forces[0].person.name]
+    assert {e["person_name"] for e in own["timeline"]} <= {"", forces[0].person.name}
+    assert "came" not in own["report"] and own["counts"]["checked_in"] == 1
+    assert len(detail["members"]) == 3 and "came" in detail["report"]
     assert api_as("community").get("/mobilisations").json()["count"] == 1
     assert grid.get("/mobilisations").json()["count"] == 0  # the community's row, not the grid's
     closed = staff.post(f"/mobilisations/{mob_id}/close")

@@ -17,7 +17,9 @@ from ninja import Field, Query, Router, Schema, Status
 
 from jiayuan.core.api import acting_user, paginate, responses
 from jiayuan.core.errors import NotFound, ValidationFailed
+from jiayuan.core.roles import Perm
 from jiayuan.core.schemas import Page, PageParams
+from jiayuan.core.scoping import path_allowed
 
 from . import duty, mobilise
 from .models import Member, Mobilisation, MobilisationEvent, MobilisationStatus
@@ -145,6 +147,7 @@ def _event(e: MobilisationEvent) -> dict[str, Any]:
         "step": e.step,
         "level": e.level,
         "person_name": e.member.person.name if e.member else "",
+        "member_id": e.member_id,
         "actor_name": e.actor_name,
         "note": e.note,
     }
@@ -158,15 +161,29 @@ def _summary(mob: Mobilisation) -> dict[str, Any]:
     }
 
 
-def _detail(mob: Mobilisation) -> dict[str, Any]:
+def _detail(mob: Mobilisation, user: Any) -> dict[str, Any]:
+    """The whole picture for staff in scope; a called person outside that scope sees the
+    counts and their own line only, not the others' names (minimum necessary)."""
     members = list(mob.members.all())
-    return {
+    data = {
         **_summary(mob),
         "polygon": mob.polygon,
         "members": [_member(m) for m in members],
         "timeline": [_event(e) for e in mobilise.timeline(mob)],
         "report": mobilise.report(mob, members),
     }
+    if not path_allowed(user, mob.area_path, Perm.VIEW):
+        mine = {m.pk for m in members if m.person.user_id == getattr(user, "pk", None)}
+        data["members"] = [m for m in data["members"] if m["id"] in mine]
+        data["timeline"] = [
+            e for e in data["timeline"] if e["member_id"] is None or e["member_id"] in mine
+        ]
+        data["report"] = {
+            k: v for k, v in data["report"].items() if k not in ("came", "did_not_come")
+        }
+    for e in data["timeline"]:
+        e.pop("member_id", None)
+    return data
 
 
 def _with_members(qs: Any) -> Any:
@@ -209,7 +226,7 @@ def create_mobilisation(request: HttpRequest, body: MobilisationIn) -> Any:
         head_count=body.head_count,
         message=body.message,
     )
-    return Status(201, _detail(visible_one(user, mob.pk)))
+    return Status(201, _detail(visible_one(user, mob.pk), user))
 
 
 @router.get("/mobilisations", response=responses(Page[MobilisationOut]))
@@ -228,7 +245,8 @@ def list_mobilisations(
 @router.get("/mobilisations/{mobilisation_id}", response=responses(MobilisationDetail))
 def get_mobilisation(request: HttpRequest, mobilisation_id: int) -> dict[str, Any]:
     """各环节人数、人员、时间线与复盘。/ Counts per step, members, timeline and report."""
-    return _detail(visible_one(acting_user(request), mobilisation_id))
+    user = acting_user(request)
+    return _detail(visible_one(user, mobilisation_id), user)
 
 
 @router.post("/mobilisations/{mobilisation_id}/responses", response=responses(MemberOut, 201))
