@@ -61,6 +61,17 @@ def test_a_grid_worker_acknowledges_and_checks_in_from_the_phone(
     staff.wait_for_url(site.url + "/command/mobilisations/")
     staff.get_by_test_id("mobilisation-new").click()
     form = staff.get_by_test_id("mobilisation-form")
+    # the map: a click sets the gathering point; drawing three vertices writes a polygon
+    the_map = staff.get_by_test_id("mobilise-map")
+    the_map.click(position={"x": 180, "y": 180})
+    assert form.get_by_label("集结点纬度").input_value() != ""
+    staff.get_by_role("button", name="绘制范围").click()
+    for x, y in ((100, 100), (260, 100), (180, 260)):
+        the_map.click(position={"x": x, "y": y})
+    assert '"Polygon"' in form.get_by_label("范围（GeoJSON 多边形，可选）").input_value()
+    assert form.get_by_label("集结点纬度").input_value() == ""
+    staff.get_by_role("button", name="清除").click()
+    # then the exact point of the grid's centre, typed in
     form.get_by_label("集结点纬度").fill(f"{lat:.6f}")
     form.get_by_label("集结点经度").fill(f"{lng:.6f}")
     form.get_by_label("专职网格员").check()

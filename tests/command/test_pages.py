@@ -34,7 +34,8 @@ def test_new_page_starts_a_mobilisation(page_as: Any, users: dict[str, Any]) -> 
     for i, f in enumerate(living_forces(COMMUNITY).exclude(person__user__isnull=False)[:3]):
         on_duty(f, *at(0.001 * (i + 1)))
     client = page_as("community")
-    assert client.get("/command/mobilisations/new/").status_code == 200
+    form = client.get("/command/mobilisations/new/").content.decode()
+    assert 'id="mobilise-shapes"' in form and '"boundary"' in form  # the map's areas
     response = client.post(
         "/command/mobilisations/new/",
         {

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from jiayuan.core.errors import BilingualError, NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.geo import geometry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import has_perm_anywhere, path_allowed
 from jiayuan.core.views import page
@@ -116,9 +117,14 @@ def mobilisation_new(request: HttpRequest) -> HttpResponse:
     areas = list(
         Area.objects.visible_to(user, Perm.SUPERVISE)
         .filter(kind__in=PICKER_KINDS)
-        .only("pk", "name", "kind", "path")
+        .only("pk", "name", "kind", "path", "boundary")
         .order_by("path")[:500]
     )
+    shapes = [
+        {"id": a.pk, "name": a.name, "kind": a.kind, "boundary": geometry(a.boundary)}
+        for a in areas
+        if a.boundary and a.kind != AreaKind.STREET
+    ]
     values: dict[str, Any] = {"head_count": 5, "roles": [], **_prefill(user, request)}
     error = ""
     if request.method == "POST":
@@ -163,6 +169,7 @@ def mobilisation_new(request: HttpRequest) -> HttpResponse:
         "command/new.html",
         {
             "areas": areas,
+            "shapes": shapes,
             "kinds": ForceKind.choices,
             "values": values,
             "error": error,
