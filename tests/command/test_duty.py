@@ -122,3 +122,18 @@ def test_without_endpoints_nothing_leaves(db: Any, monkeypatch: Any, settings: A
     assert channels.flush_outbox(NOW + HOUR) == 1
     assert calls[0][1]["phone"] == person.reveal_phone()
     assert channels.flush_outbox(NOW + HOUR) == 0
+
+
+def test_the_periodic_jobs_run(db: Any, settings: Any) -> None:
+    from jiayuan.command import tasks
+
+    settings.COMMAND_LOCATION_RETENTION_HOURS = 0
+    force = living_forces(GRID).first()
+    duty.go_on_duty(force, actor=None, lat=POINT[0], lng=POINT[1], now=NOW)
+    assert tasks.purge_locations.call_local() == 1
+    assert tasks.sweep_mobilisations.call_local() == {
+        "escalated": 0,
+        "timed_out": 0,
+        "topped_up": 0,
+    }
+    assert tasks.flush_outbox.call_local() == 0
