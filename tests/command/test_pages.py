@@ -58,6 +58,8 @@ def test_new_page_starts_a_mobilisation(page_as: Any, users: dict[str, Any]) -> 
         {"head_count": "9" * 40, "message": "m", "lat": POINT[0], "lng": POINT[1]},
         {"head_count": 1, "message": "m", "polygon": "[" * 3000},
         {"head_count": 1, "message": "m", "area_id": "abc"},
+        {"head_count": 1, "message": "m", "area_id": "9" * 40},
+        {"head_count": 1, "message": "m", "area_id": "-3"},
         {"head_count": 1, "message": "\x00", "lat": POINT[0], "lng": POINT[1]},
     ):
         assert client.post("/command/mobilisations/new/", hostile).status_code in (404, 422)

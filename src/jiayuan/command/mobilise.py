@@ -122,8 +122,10 @@ def place(actor: Any, *, area_id: Any = None, polygon: Any = None, point: Any = 
             pk = int(area_id)
         except (TypeError, ValueError):
             raise NotFound() from None
+        if not 1 <= pk <= 2**63 - 1:
+            raise NotFound("区域不存在", "area not found")
         area = Area.objects.visible_to(actor, Perm.SUPERVISE).filter(pk=pk).first()
-        if pk < 1 or area is None:
+        if area is None:
             raise NotFound("区域不存在", "area not found")
         if area.centroid_lat is not None and area.centroid_lng is not None:
             lat, lng = area.centroid_lat, area.centroid_lng
