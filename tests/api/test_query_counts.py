@@ -98,15 +98,6 @@ NOT_GUARDED = {
     "/wishes/{wish_id}": "guarded in tests/community/test_wishes_api.py",
     "/wishes/{wish_id}/photos/{photo_id}": "a photo's bytes",
     "/compounds/{area_id}/demands": "guarded in tests/community/test_wishes_api.py",
-    # the volunteers' lists and details grow their own rows (teams, volunteers, ledger
-    # lines, activities with sign-ups) in tests/community/test_volunteers_api.py
-    "/volunteer-teams": "guarded in tests/community/test_volunteers_api.py",
-    "/volunteer-teams/{team_id}": "guarded in tests/community/test_volunteers_api.py",
-    "/volunteers": "guarded in tests/community/test_volunteers_api.py",
-    "/volunteers/{volunteer_id}": "guarded in tests/community/test_volunteers_api.py",
-    "/volunteers/{volunteer_id}/hours": "guarded in tests/community/test_volunteers_api.py",
-    "/activities": "guarded in tests/community/test_volunteers_api.py",
-    "/activities/{activity_id}": "guarded in tests/community/test_volunteers_api.py",
     # community places and markets: their rows do not grow with grow_everything; each
     # route is counted with few rows and many in tests/community/test_positions.py
     "/service-positions": "guarded in tests/community/test_positions.py",

@@ -16,47 +16,26 @@ its migration installed) with it. So:
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.test import Client
 
-from jiayuan.cases import catalogue, services
+from jiayuan.cases import services
 from jiayuan.cases.choices import Status
 from jiayuan.cases.models import Case, CaseEvent, Category
-from jiayuan.org.models import Area
-
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="row locks (SELECT … FOR UPDATE) are PostgreSQL's; SQLite serialises every "
-    "writer anyway — run with JIAYUAN_DATABASE_URL=postgresql://…",
+from tests.concurrency import (
+    ensure_world,
+    post_at_once,
+    postgres_only,
+    world_back_afterwards,  # noqa: F401 - a module fixture
 )
+
+pytestmark = postgres_only
 
 User = get_user_model()
 HOLD_LOCK_SECONDS = 0.5
-
-
-def ensure_world() -> None:
-    """Seed the tiny county and the category catalogue when a flush removed them."""
-    if Area.objects.exists():
-        return
-    from jiayuan.demo.seed import seed_demo
-
-    catalogue.install()
-    seed_demo(scale="tiny", seed=7, progress=False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def world_back_afterwards(django_db_blocker: Any) -> Iterator[None]:
-    yield
-    with django_db_blocker.unblock():
-        ensure_world()
 
 
 def filed_case() -> tuple[Case, Any]:
@@ -87,39 +66,6 @@ def hold_the_lock(monkeypatch: Any) -> None:
     monkeypatch.setitem(services._HANDLERS, "accept", slow_accept)
 
 
-def accept_at_once(case: Case, user: Any, bodies: list[dict[str, Any]]) -> list[Any]:
-    """POST accept from one thread per body, released together by a barrier."""
-    clients = []
-    for _ in bodies:
-        client = Client()
-        client.force_login(user)  # two devices of the same handler
-        clients.append(client)
-    barrier = threading.Barrier(len(bodies))
-    responses: list[Any] = [None] * len(bodies)
-    errors: list[BaseException] = []
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            responses[i] = clients[i].post(
-                f"/api/v1/cases/{case.pk}/actions/accept",
-                json.dumps(bodies[i]),
-                content_type="application/json",
-            )
-        except BaseException as exc:  # surfaced in the main thread
-            errors.append(exc)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return responses
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_accepts_one_200_one_409(monkeypatch: Any) -> None:
     # given a dispatched case (committed, so both connections see it)
@@ -128,7 +74,7 @@ def test_two_concurrent_accepts_one_200_one_409(monkeypatch: Any) -> None:
     hold_the_lock(monkeypatch)
     # when the handler taps 接单 on two devices at the same moment
     started = time.monotonic()
-    responses = accept_at_once(case, grid_user, [{}, {}])
+    responses = post_at_once([(grid_user, f"/api/v1/cases/{case.pk}/actions/accept", {})] * 2)
     elapsed = time.monotonic() - started
     # then exactly one wins and the other is told the case was taken meanwhile
     by_status = {r.status_code: r for r in responses}
@@ -152,7 +98,7 @@ def test_concurrent_accepts_with_expected_version_one_409_conflict(monkeypatch: 
     hold_the_lock(monkeypatch)
     # when both accept it at once, each naming the version it saw
     version = {"expected_version": case.version}
-    responses = accept_at_once(case, grid_user, [version, version])
+    responses = post_at_once([(grid_user, f"/api/v1/cases/{case.pk}/actions/accept", version)] * 2)
     # then the second finds the row changed under it
     by_status = {r.status_code: r for r in responses}
     assert sorted(by_status) == [200, 409], [r.content for r in responses]

@@ -12,48 +12,26 @@ does it once more after the last test, for the tests collected after this module
 from __future__ import annotations
 
 import itertools
-import json
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.test import Client
 
-from jiayuan.community import markets, rooms
+from jiayuan.community import rooms
 from jiayuan.community.models import Booking
-from jiayuan.org.models import Area
+from tests.concurrency import (
+    ensure_world,
+    post_at_once,
+    postgres_only,
+    world_back_afterwards,  # noqa: F401 - a module fixture
+)
 
 from .test_rooms import at, make_places, next_weekday
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="row locks (SELECT … FOR UPDATE) are PostgreSQL's; SQLite serialises every "
-    "writer anyway — run with JIAYUAN_DATABASE_URL=postgresql://…",
-)
+pytestmark = postgres_only
 
 HOLD_LOCK_SECONDS = 0.5
-
-
-def ensure_world() -> None:
-    if Area.objects.exists():
-        return
-    from jiayuan.cases import catalogue
-    from jiayuan.demo.seed import seed_demo
-
-    catalogue.install()
-    markets.install_catalogue()
-    seed_demo(scale="tiny", seed=7, progress=False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def world_back_afterwards(django_db_blocker: Any) -> Iterator[None]:
-    yield
-    with django_db_blocker.unblock():
-        ensure_world()
 
 
 def hold_the_lock(monkeypatch: Any) -> None:
@@ -66,36 +44,6 @@ def hold_the_lock(monkeypatch: Any) -> None:
         return clean(*args, **kwargs)
 
     monkeypatch.setattr(rooms, "_clean", slow_clean)
-
-
-def post_at_once(path: str, user: Any, bodies: list[dict[str, Any]]) -> list[Any]:
-    clients = []
-    for _ in bodies:
-        client = Client()
-        client.force_login(user)
-        clients.append(client)
-    barrier = threading.Barrier(len(bodies))
-    responses: list[Any] = [None] * len(bodies)
-    errors: list[BaseException] = []
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            responses[i] = clients[i].post(
-                path, json.dumps(bodies[i], ensure_ascii=False), content_type="application/json"
-            )
-        except BaseException as exc:  # surfaced in the main thread
-            errors.append(exc)
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return responses
 
 
 @pytest.mark.django_db(transaction=True)
@@ -116,7 +64,9 @@ def test_two_concurrent_bookings_of_one_slot_give_exactly_one(monkeypatch: Any) 
     ]
     # when two staff devices book overlapping times at the same moment
     started = time.monotonic()
-    responses = post_at_once(f"/api/v1/rooms/{places.room.pk}/bookings", staff, bodies)
+    responses = post_at_once(
+        [(staff, f"/api/v1/rooms/{places.room.pk}/bookings", b) for b in bodies]
+    )
     elapsed = time.monotonic() - started
     # then one wins and the other is told which booking holds the time
     by_status = {r.status_code: r for r in responses}
@@ -152,7 +102,9 @@ def test_a_concurrent_single_booking_and_series_give_one_of_them(monkeypatch: An
             "rule": "FREQ=WEEKLY;COUNT=4",
         },
     ]
-    responses = post_at_once(f"/api/v1/rooms/{places.room.pk}/bookings", staff, bodies)
+    responses = post_at_once(
+        [(staff, f"/api/v1/rooms/{places.room.pk}/bookings", b) for b in bodies]
+    )
     assert sorted(r.status_code for r in responses) == [201, 409], [r.content for r in responses]
     confirmed = Booking.objects.filter(room=places.room, status="confirmed")
     assert confirmed.count() in (1, 4)

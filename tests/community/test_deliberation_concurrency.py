@@ -10,49 +10,29 @@ matter types of migration 0003 are installed again.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.test import Client
 
-from jiayuan.community.deliberation import matters
 from jiayuan.community.deliberation import topics as actions
 from jiayuan.community.models import CensusEntry, MatterType, Topic, Vote
 from jiayuan.core.roles import Role
-from jiayuan.org.models import Area, Membership
-
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="concurrent writers meet on PostgreSQL's row locks and unique index; SQLite "
-    "serialises every writer anyway — run with JIAYUAN_DATABASE_URL=postgresql://…",
+from jiayuan.org.models import Membership
+from tests.concurrency import (
+    ensure_world,
+    post_at_once,
+    postgres_only,
+    world_back_afterwards,  # noqa: F401 - a module fixture
 )
+
+pytestmark = postgres_only
 
 User = get_user_model()
 HOLD_SECONDS = 0.5
-
-
-def ensure_world() -> None:
-    """Seed the tiny county and the catalogues when a flush removed them."""
-    if not Area.objects.exists():
-        from jiayuan.cases import catalogue
-        from jiayuan.demo.seed import seed_demo
-
-        catalogue.install()
-        seed_demo(scale="tiny", seed=7, progress=False)
-    matters.install()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def world_back_afterwards(django_db_blocker: Any) -> Iterator[None]:
-    yield
-    with django_db_blocker.unblock():
-        ensure_world()
 
 
 def voting_topic() -> Topic:
@@ -80,36 +60,6 @@ def hold_the_insert(monkeypatch: Any) -> None:
         return vote
 
     monkeypatch.setattr(actions, "_insert_vote", slow_insert)
-
-
-def post_at_once(requests: list[tuple[Any, str, dict[str, Any]]]) -> list[Any]:
-    """POST each ``(user, path, body)`` from its own thread, released by a barrier."""
-    clients = []
-    for user, _path, _body in requests:
-        client = Client()
-        client.force_login(user)
-        clients.append(client)
-    barrier = threading.Barrier(len(requests))
-    responses: list[Any] = [None] * len(requests)
-    errors: list[BaseException] = []
-
-    def worker(i: int) -> None:
-        try:
-            _user, path, body = requests[i]
-            barrier.wait(timeout=10)
-            responses[i] = clients[i].post(path, json.dumps(body), content_type="application/json")
-        except BaseException as exc:  # surfaced in the main thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return responses
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,49 +9,29 @@ flush removes (as tests/cases/test_concurrency.py does)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
-from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, connections
 from django.utils import timezone
 
 from jiayuan.community import volunteering as vol
 from jiayuan.community.models import Activity, HoursEntry, SignUp
 from jiayuan.core.errors import Conflict
-from jiayuan.org.models import Area
 from jiayuan.people.models import Person
-
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="row locks (SELECT … FOR UPDATE) are PostgreSQL's; SQLite serialises every "
-    "writer anyway — run with JIAYUAN_DATABASE_URL=postgresql://…",
+from tests.concurrency import (
+    ensure_world,
+    postgres_only,
+    race,
+    world_back_afterwards,  # noqa: F401 - a module fixture
 )
+
+pytestmark = postgres_only
 
 User = get_user_model()
 HOLD_LOCK_SECONDS = 0.5
-
-
-def ensure_world() -> None:
-    """Seed the tiny county when a flush removed it."""
-    if Area.objects.exists():
-        return
-    from jiayuan.cases import catalogue
-    from jiayuan.demo.seed import seed_demo
-
-    catalogue.install()
-    seed_demo(scale="tiny", seed=7, progress=False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def world_back_afterwards(django_db_blocker: Any) -> Iterator[None]:
-    yield
-    with django_db_blocker.unblock():
-        ensure_world()
 
 
 def hold_the_lock(monkeypatch: Any) -> None:
@@ -66,29 +46,6 @@ def hold_the_lock(monkeypatch: Any) -> None:
         return row
 
     monkeypatch.setattr(vol, "_locked", slow)
-
-
-def race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run ``calls`` at once, each in its own thread and connection; their results or
-    the exceptions they raised."""
-    results: list[Any] = [None] * len(calls)
-    start = threading.Barrier(len(calls))
-
-    def run(i: int) -> None:
-        try:
-            start.wait()
-            results[i] = calls[i]()
-        except Exception as exc:  # the loser's Conflict is a result here
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
 
 
 def planned(capacity: int) -> tuple[Activity, Any]:
