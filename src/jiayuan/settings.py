@@ -33,6 +33,20 @@ REDIS_URL = os.environ.get("JIAYUAN_REDIS_URL", "")
 MQTT_URL = os.environ.get("JIAYUAN_MQTT_URL", "")
 # The indicators' baseline period ("2025-01/2025-03"); empty: the first full months of data.
 CASES_BASELINE = os.environ.get("JIAYUAN_CASES_BASELINE", "")
+# Community services: when a stalled wish claim is reminded (days past its due date, days
+# after an undated claim, and at most once every so many days).
+WISH_REMIND_AFTER_DUE_DAYS = int(os.environ.get("JIAYUAN_WISH_REMIND_AFTER_DUE_DAYS", "1"))
+WISH_REMIND_UNDATED_DAYS = int(os.environ.get("JIAYUAN_WISH_REMIND_UNDATED_DAYS", "7"))
+WISH_REMIND_EVERY_DAYS = int(os.environ.get("JIAYUAN_WISH_REMIND_EVERY_DAYS", "7"))
+# Mobilisation: minutes a called force has to acknowledge before escalation; hours a
+# force's position is kept (PIPL: minimum necessary); the SMS gateway and the WeCom group
+# robot's webhook (unset: messages are only recorded, never sent).
+COMMAND_ACK_MINUTES = float(os.environ.get("JIAYUAN_COMMAND_ACK_MINUTES", "5"))
+COMMAND_LOCATION_RETENTION_HOURS = float(
+    os.environ.get("JIAYUAN_COMMAND_LOCATION_RETENTION_HOURS", "24")
+)
+COMMAND_SMS_ENDPOINT = os.environ.get("JIAYUAN_COMMAND_SMS_ENDPOINT", "")
+COMMAND_WECOM_WEBHOOK = os.environ.get("JIAYUAN_COMMAND_WECOM_WEBHOOK", "")
 
 DEBUG = os.environ.get("JIAYUAN_DEBUG", "0" if PRODUCTION else "1") == "1"
 TESTING = "pytest" in sys.modules
