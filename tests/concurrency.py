@@ -36,12 +36,21 @@ def ensure_world() -> None:
 
     if Area.objects.exists():
         return
-    from jiayuan.cases import catalogue
+    from jiayuan.cases import catalogue as case_categories
     from jiayuan.community import markets
     from jiayuan.community.deliberation import matters
     from jiayuan.demo.seed import seed_demo
+    from jiayuan.iot import defaults, devicetypes
+    from jiayuan.people import catalogue as tags
+    from jiayuan.policies import catalogue as policies
 
-    catalogue.install()
+    # what the data migrations installed, in their order: without the policies the
+    # re-seeded county would hold no matches, without the device types no devices
+    tags.install()
+    case_categories.install()
+    policies.install()
+    devicetypes.ensure_device_types()
+    defaults.ensure_default_rules()
     matters.install()
     markets.install_catalogue()
     seed_demo(scale="tiny", seed=7, progress=False)
