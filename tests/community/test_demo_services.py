@@ -36,6 +36,7 @@ from jiayuan.community.models import (
     Wish,
     WishEvent,
 )
+from jiayuan.community.wishes import TARGET_GROUPS, target_groups_of
 from jiayuan.core.models import AuditEntry
 from jiayuan.demo.plan import plan_world
 from jiayuan.demo.records import rng_for
@@ -234,3 +235,18 @@ def test_wish_timelines_follow_their_status() -> None:
         stamps = [e.at for e in wish.events.all()]
         assert stamps == sorted(stamps)
         assert wish.created_at.date() < timezone.localdate()
+
+
+def test_demo_wishes_name_their_groups_as_collecting_a_wish_does() -> None:
+    # given the demo's wishes for residents who hold a care tag
+    wishes = list(
+        Wish.objects.filter(number__startswith="WY", beneficiary__isnull=False)
+        .exclude(target_groups=[])
+        .select_related("beneficiary")
+    )
+    assert wishes
+    # then their groups are the short labels a wish collected today would carry
+    labels = set(TARGET_GROUPS.values())
+    for wish in wishes:
+        assert set(wish.target_groups) <= labels, (wish.number, wish.target_groups)
+        assert set(wish.target_groups) <= set(target_groups_of(wish.beneficiary)), wish.number

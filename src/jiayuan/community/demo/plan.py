@@ -37,6 +37,7 @@ from jiayuan.community.choices import (
     WishChannel,
     WishStatus,
 )
+from jiayuan.community.wishes import TARGET_GROUPS
 from jiayuan.core.rules import age
 from jiayuan.demo.names import PHONE_PREFIXES
 from jiayuan.demo.records import distribute
@@ -777,10 +778,11 @@ class _Planner:
             if status == WishStatus.CANCELLED:
                 events.append((created + dt.timedelta(days=rng.randint(1, 10)), "cancelled",
                                "网格员", "居民已自行解决"))  # fmt: skip
+            groups = [TARGET_GROUPS[t] for t in who.tags if t in TARGET_GROUPS]  # as collected
             out.wishes.append(
                 WishPlan(f"WY{year}{seq[year]:06d}",
                          rng.choice(texts.WISH_TITLES[category]), category, channel, zone, who.key,
-                         list(who.tags), status, claimer_kind, claimer, claimer_name, claimed, due,
+                         groups, status, claimer_kind, claimer, claimer_name, claimed, due,
                          fulfilled, thanked, thanks, created, events)
             )  # fmt: skip
 
