@@ -232,6 +232,8 @@ class Crawler:
             first = self.add("api list", url)
             if first.status_code != 200 or "{" in path.rsplit("/", 1)[-1]:
                 continue
+            if not first.get("Content-Type", "").startswith("application/json"):
+                continue  # a download (an XLSX of rejected rows): timed, nothing to filter
             row = _first_row(first.json())
             filters = [name for name in query if name not in PAGING]
             filters.sort(key=lambda n: PREFERRED.index(n) if n in PREFERRED else len(PREFERRED))
