@@ -26,6 +26,7 @@ from jiayuan.core import idnumber
 from jiayuan.core.divisions import COUNTIES, WENSHANG
 from jiayuan.core.geo import rectangle
 from jiayuan.core.roles import Role
+from jiayuan.core.sampling import mobile_number
 from jiayuan.org.choices import AreaKind, DwellingUse
 from jiayuan.people.choices import (
     Gender,
@@ -413,7 +414,7 @@ class Planner:
         if age < 16 or (age >= 85 and rng.random() < 0.7) or (age >= 75 and rng.random() < 0.4):
             return ""
         while True:
-            value = rng.choice(names.PHONE_PREFIXES) + f"{rng.randrange(10**8):08d}"
+            value = mobile_number(rng)
             if value not in self.used_phones:
                 self.used_phones.add(value)
                 return value

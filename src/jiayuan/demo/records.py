@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from jiayuan.core.sampling import distribute as distribute
+from jiayuan.core.sampling import rng_for as rng_for
 from jiayuan.people.choices import (
     TagScope,
 )
@@ -262,22 +264,6 @@ class World:
 
 
 # --- helpers -------------------------------------------------------------------------------
-def distribute(rng: random.Random, total: int, bins: int, lo: int, hi: int) -> list[int]:
-    """``bins`` counts between ``lo`` and ``hi`` that add up to exactly ``total``."""
-    if not lo * bins <= total <= hi * bins:
-        raise ValueError(f"cannot split {total} into {bins} bins of {lo}..{hi}")
-    counts = [lo] * bins
-    rest = total - lo * bins
-    open_bins = [i for i in range(bins) if counts[i] < hi]
-    while rest:
-        j = rng.randrange(len(open_bins))
-        i = open_bins[j]
-        counts[i] += 1
-        rest -= 1
-        if counts[i] == hi:
-            open_bins[j] = open_bins[-1]
-            open_bins.pop()
-    return counts
 
 
 def cuts(lo: float, hi: float, weights: list[float]) -> list[float]:
@@ -308,10 +294,6 @@ def weighted(rng: random.Random, pairs: tuple[tuple[Any, int], ...]) -> Any:
 @functools.cache
 def _cumulative(pairs: tuple[tuple[Any, int], ...]) -> tuple[list[Any], list[int]]:
     return [p[0] for p in pairs], list(itertools.accumulate(p[1] for p in pairs))
-
-
-def rng_for(seed: int, label: str) -> random.Random:
-    return random.Random(f"jiayuan-demo:{seed}:{label}")  # noqa: S311 - demo data
 
 
 DEMO_USERNAMES = ("admin", "street", "community", "grid", "branch", "head", "resident")

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from jiayuan.demo.records import rng_for
+from jiayuan.core.sampling import rng_for
 
 from .frame import Frame, frame_from_db, frame_from_world
 from .plan import SIZES, ServicesPlan, decide, plan_services

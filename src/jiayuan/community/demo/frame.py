@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.paths import ancestor_path
@@ -221,13 +222,11 @@ def _flat_label(unit: str, building: str, number: str) -> str:
     return f"{building}{unit}{number}室"
 
 
-def frame_from_world(world: object, today: dt.date, matters: list[Matter] | None = None) -> Frame:
-    """The frame of a planned :class:`jiayuan.demo.records.World`, keys being indexes."""
-    from jiayuan.demo.records import World
+def frame_from_world(world: Any, today: dt.date, matters: list[Matter] | None = None) -> Frame:
+    """The frame of a planned demo county (a ``jiayuan.demo.records.World``, read by its
+    attributes: this app may not import the demo app above it), keys being indexes."""
     from jiayuan.people.choices import PARTY
 
-    if not isinstance(world, World):
-        raise TypeError("frame_from_world takes a jiayuan.demo.records.World")
     names = {a.path: a.name for a in world.areas}
     accounts = {a.person for a in world.accounts if a.person is not None}
     tags: dict[int, list[str]] = {}

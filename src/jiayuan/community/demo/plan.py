@@ -39,8 +39,7 @@ from jiayuan.community.choices import (
 )
 from jiayuan.community.wishes import TARGET_GROUPS
 from jiayuan.core.rules import age
-from jiayuan.demo.names import PHONE_PREFIXES
-from jiayuan.demo.records import distribute
+from jiayuan.core.sampling import distribute, mobile_number
 
 from . import texts
 from .frame import Frame, Matter, Place, Resident
@@ -369,7 +368,7 @@ class _Planner:
         return self.today - dt.timedelta(days=self.rng.randint(lo, hi))
 
     def phone(self) -> str:
-        return self.rng.choice(PHONE_PREFIXES) + f"{self.rng.randrange(10**8):08d}"
+        return mobile_number(self.rng)
 
     def plan(self) -> ServicesPlan:
         self.positions()
