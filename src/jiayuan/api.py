@@ -122,6 +122,7 @@ def _register() -> None:
     api.add_router("/", "jiayuan.community.api.places.router")
     api.add_router("/", "jiayuan.community.api.markets.router")
     api.add_router("/", "jiayuan.command.api.router")
+    api.add_router("/", "jiayuan.command.screen_api.router")
 
 
 _register()

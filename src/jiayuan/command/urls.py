@@ -1,7 +1,7 @@
 """Pages of the command app: staff pages under /command/, the force's phone pages under
 /m/duty/ and /m/mobilisations/."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -17,4 +17,7 @@ urlpatterns = [
     path("command/forces/<int:force_id>/position/", views.force_position, name="position"),
     path("m/duty/", views.phone_duty, name="phone_duty"),
     path("m/mobilisations/<int:mob_id>/", views.phone_mobilisation, name="phone_mobilisation"),
+    path("", include("jiayuan.command.screen_urls")),
+    path("", include("jiayuan.command.desk_urls")),
+    path("", include("jiayuan.command.orders_urls")),
 ]

@@ -1,0 +1,5 @@
+"""Addresses of the command app's screen pages (included by command.urls)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
