@@ -123,6 +123,7 @@ def _register() -> None:
     api.add_router("/", "jiayuan.community.api.markets.router")
     api.add_router("/", "jiayuan.command.api.router")
     api.add_router("/", "jiayuan.command.screen_api.router")
+    api.add_router("/", "jiayuan.command.live_api.router")
 
 
 _register()

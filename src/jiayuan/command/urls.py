@@ -18,6 +18,7 @@ urlpatterns = [
     path("m/duty/", views.phone_duty, name="phone_duty"),
     path("m/mobilisations/<int:mob_id>/", views.phone_mobilisation, name="phone_mobilisation"),
     path("", include("jiayuan.command.screen_urls")),
+    path("", include("jiayuan.command.live_urls")),
     path("", include("jiayuan.command.desk_urls")),
     path("", include("jiayuan.command.orders_urls")),
 ]
