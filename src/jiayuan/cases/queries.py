@@ -73,6 +73,23 @@ def with_related(qs: QuerySet[Case]) -> QuerySet[Case]:
     return qs.select_related("category", "grid", "handler_user", "handler_department", "reporter")
 
 
+# --- the inboxes --------------------------------------------------------------------------
+def tab_querysets(user: Any) -> dict[str, QuerySet[Case]]:
+    """What each inbox holds for ``user`` (the case list's tabs, the desk's work); 全部 is
+    :func:`visible_cases`, the very cases the API lists."""
+    visible = visible_cases(user)
+    supervised = Case.objects.visible_to(user, Perm.SUPERVISE)
+    handling = (CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.SUSPENDED)
+    return {
+        "accept": visible.filter(status=CaseStatus.DISPATCHED, handler_user=user),
+        "doing": visible.filter(status__in=handling, handler_user=user),
+        "dispatch": supervised.filter(status=CaseStatus.RECEIVED),
+        "review": supervised.filter(status=CaseStatus.HANDLED).exclude(handler_user=user),
+        "visit": supervised.filter(status=CaseStatus.REPLIED),
+        "all": visible,
+    }
+
+
 # --- filters -------------------------------------------------------------------------------
 @dataclass
 class CaseFilter:

@@ -3,10 +3,7 @@ and all cases of the scope with filters."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -15,11 +12,10 @@ from jiayuan.core.scoping import has_perm_anywhere
 from jiayuan.core.views import is_htmx, page
 
 from .. import queries
-from ..choices import Status
 from ..forms import (
     CaseFilterForm,
 )
-from ..models import Case
+from ..queries import tab_querysets as tab_querysets  # its old home; callers may move
 from .common import decorate
 
 PER_PAGE = 20
@@ -36,30 +32,13 @@ TABS = [
 SUPERVISOR_TABS = {"dispatch", "review", "visit"}
 
 
-# --- inboxes -------------------------------------------------------------------------------
-def tab_querysets(user: Any) -> dict[str, QuerySet[Case]]:
-    """What each inbox tab holds for ``user``; 全部 is :func:`queries.visible_cases`, the
-    very cases the API lists."""
-    visible = queries.visible_cases(user)
-    supervised = Case.objects.visible_to(user, Perm.SUPERVISE)
-    handling = (Status.ACCEPTED, Status.IN_PROGRESS, Status.SUSPENDED)
-    return {
-        "accept": visible.filter(status=Status.DISPATCHED, handler_user=user),
-        "doing": visible.filter(status__in=handling, handler_user=user),
-        "dispatch": supervised.filter(status=Status.RECEIVED),
-        "review": supervised.filter(status=Status.HANDLED).exclude(handler_user=user),
-        "visit": supervised.filter(status=Status.REPLIED),
-        "all": visible,
-    }
-
-
 @page
 def case_index(request: HttpRequest) -> HttpResponse:
     """诉求: the role inboxes — to accept, in progress, to dispatch, to review, to visit
     back — and all cases of the scope with filters."""
     user = request.user
     is_supervisor = has_perm_anywhere(user, Perm.SUPERVISE)
-    sets = tab_querysets(user)
+    sets = queries.tab_querysets(user)
     tabs = [(k, label) for k, label in TABS if k not in SUPERVISOR_TABS or is_supervisor]
     keys = [k for k, _ in tabs]
     counts = {k: sets[k].count() for k in keys if k != "all"}
