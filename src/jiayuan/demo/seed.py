@@ -184,6 +184,10 @@ def _seed(
             from jiayuan.datahub.demo.stage import seed_hub  # agency files, first imports
 
             counts.update(seed_hub(seed))
+        with bar.stage("在岗力量"):
+            from jiayuan.command.demo import seed_duty  # forces on post, two weeks of shifts
+
+            counts.update(seed_duty(seed))
     # The first pages read these tables at once: a server whose autovacuum is off (or
     # has not come round yet) would plan them as empty, so give the planner the seed's
     # statistics before it commits.
