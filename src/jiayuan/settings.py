@@ -47,6 +47,23 @@ COMMAND_LOCATION_RETENTION_HOURS = float(
 )
 COMMAND_SMS_ENDPOINT = os.environ.get("JIAYUAN_COMMAND_SMS_ENDPOINT", "")
 COMMAND_WECOM_WEBHOOK = os.environ.get("JIAYUAN_COMMAND_WECOM_WEBHOOK", "")
+# Red partners' credit ledger: the opening balance, the change for a negative feedback the
+# supervision group upheld, for a quarter rated 优, and for a rectification missed; the
+# agreement's default warning and dismissal thresholds; days before an agreement ends or
+# a qualification expires when the reminder goes out.
+PARTNERS_CREDIT_OPENING = int(os.environ.get("JIAYUAN_PARTNERS_CREDIT_OPENING", "100"))
+PARTNERS_CREDIT_NEGATIVE_FEEDBACK = int(
+    os.environ.get("JIAYUAN_PARTNERS_CREDIT_NEGATIVE_FEEDBACK", "-5")
+)
+PARTNERS_CREDIT_EXCELLENT_QUARTER = int(
+    os.environ.get("JIAYUAN_PARTNERS_CREDIT_EXCELLENT_QUARTER", "3")
+)
+PARTNERS_CREDIT_MISSED_RECTIFICATION = int(
+    os.environ.get("JIAYUAN_PARTNERS_CREDIT_MISSED_RECTIFICATION", "-10")
+)
+PARTNERS_WARNING_THRESHOLD = int(os.environ.get("JIAYUAN_PARTNERS_WARNING_THRESHOLD", "80"))
+PARTNERS_DISMISSAL_THRESHOLD = int(os.environ.get("JIAYUAN_PARTNERS_DISMISSAL_THRESHOLD", "60"))
+PARTNERS_REMIND_DAYS = int(os.environ.get("JIAYUAN_PARTNERS_REMIND_DAYS", "30"))
 
 DEBUG = os.environ.get("JIAYUAN_DEBUG", "0" if PRODUCTION else "1") == "1"
 TESTING = "pytest" in sys.modules
@@ -88,6 +105,7 @@ INSTALLED_APPS = [
     "jiayuan.iot",
     "jiayuan.datahub",
     "jiayuan.community",
+    "jiayuan.partners",
     "jiayuan.command",
     "jiayuan.demo",
 ]

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("jiayuan.datahub.urls")),
     path("", include("jiayuan.community.urls")),
     path("", include("jiayuan.command.urls")),
+    path("", include("jiayuan.partners.urls")),
 ]
 
 handler404 = "jiayuan.core.views.not_found"

@@ -1,0 +1,7 @@
+"""The JSON API of the partners app's projects part."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["红色合伙人"])
