@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -173,3 +176,123 @@ def available(windows: list[dict[str, Any]] | None, at: dt.datetime) -> bool:
         w.get("weekday") == local.weekday() and w.get("start", "") <= hhmm < w.get("end", "")
         for w in windows
     )
+
+
+# --- the force's own skills and windows, from the phone ----------------------------------
+#: Skills a force ticks on the phone (more may be typed in): what mobilisation asks for.
+SKILL_CHOICES: tuple[str, ...] = (
+    "应急救护", "消防", "防汛", "治安巡逻", "矛盾调解", "心理疏导", "水电维修", "家电维修",
+    "驾驶", "法律咨询", "政策宣讲", "助老陪护", "义诊", "医疗护理", "课业辅导", "摄影",
+)  # fmt: skip
+MAX_SKILLS = 20  # what a mobilisation may ask for at most (mobilise._clean_list)
+MAX_SKILL_LENGTH = 20
+MAX_PHONE_WINDOWS = 14  # two spans a day
+WEEKDAYS: tuple[str, ...] = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+_SKILL_SEPARATORS = re.compile(r"[,，、;；\s]+")
+_HHMM = re.compile(r"[0-9]{2}:[0-9]{2}")
+_WEEKDAY_VALUES = frozenset(str(d) for d in range(7))
+
+
+def clean_skills(chosen: Iterable[Any], other: Any = "") -> list[str]:
+    """A force's skills from the ticked tags and the free text (separated by commas, 、
+    or spaces): trimmed, each at most :data:`MAX_SKILL_LENGTH` characters, no control
+    characters, no duplicates, at most :data:`MAX_SKILLS`."""
+    text = str(other or "")
+    if len(text) > MAX_SKILLS * (MAX_SKILL_LENGTH + 1):
+        raise ValidationFailed("其他技能过长", "the other skills are too long", field="skills")
+    items = [str(c) for c in chosen] + _SKILL_SEPARATORS.split(text)
+    out: list[str] = []
+    for raw in items:
+        skill = raw.strip()
+        if not skill:
+            continue
+        if len(skill) > MAX_SKILL_LENGTH:
+            raise ValidationFailed(
+                f"技能「{skill[:MAX_SKILL_LENGTH]}…」超过 {MAX_SKILL_LENGTH} 个字",
+                f"a skill is longer than {MAX_SKILL_LENGTH} characters",
+                field="skills",
+            )
+        if any(unicodedata.category(ch)[0] == "C" for ch in skill):
+            raise ValidationFailed(
+                "技能含有无效字符", "a skill holds invalid characters", field="skills"
+            )
+        if skill not in out:
+            out.append(skill)
+    if len(out) > MAX_SKILLS:
+        raise ValidationFailed(
+            f"技能最多 {MAX_SKILLS} 项", f"at most {MAX_SKILLS} skills", field="skills"
+        )
+    return out
+
+
+def set_skills(force: Force, skills: list[str], *, actor: Any) -> Force:
+    """A force's own skills (技能), as :func:`clean_skills` returned them; audited."""
+    with transaction.atomic():
+        row = Force.objects.select_for_update().get(pk=force.pk)
+        before = list(row.skills or [])
+        if before != skills:
+            Force.objects.filter(pk=row.pk).update(skills=skills)
+            audit.record(AuditEntry.Action.UPDATE, row, actor, {"skills": [before, skills]}, "技能")
+    force.skills = skills
+    return force
+
+
+def windows_from_rows(
+    weekdays: list[Any], starts: list[Any], ends: list[Any]
+) -> list[dict[str, Any]]:
+    """Availability windows from the phone form's rows (weekday, start, end), with an
+    error naming the row; a row left blank is dropped. The result goes to
+    :func:`set_availability`, which checks it again."""
+    if not len(weekdays) == len(starts) == len(ends) or len(weekdays) > 4 * MAX_PHONE_WINDOWS:
+        raise ValidationFailed("可调度时段格式无效", "invalid windows", field="windows")
+    out: list[dict[str, Any]] = []
+    for row, (day, start, end) in enumerate(zip(weekdays, starts, ends, strict=True), 1):
+        start, end = str(start).strip(), str(end).strip()
+        if not start and not end:
+            continue
+        if str(day) not in _WEEKDAY_VALUES:
+            raise ValidationFailed(
+                f"第 {row} 行：请选择星期一至星期日",
+                f"row {row}: the weekday must be 0–6",
+                field="windows",
+            )
+        if not start or not end:
+            raise ValidationFailed(
+                f"第 {row} 行：请填写开始和结束时间",
+                f"row {row}: both start and end are required",
+                field="windows",
+            )
+        try:
+            if not (_HHMM.fullmatch(start) and _HHMM.fullmatch(end)):
+                raise ValueError(start)
+            begins = dt.datetime.strptime(start, _TIME).time()  # noqa: DTZ007
+            finishes = dt.datetime.strptime(end, _TIME).time()  # noqa: DTZ007
+        except ValueError:
+            raise ValidationFailed(
+                f"第 {row} 行：时间须为 HH:MM（如 08:30）",
+                f"row {row}: times are HH:MM (e.g. 08:30)",
+                field="windows",
+            ) from None
+        if finishes <= begins:
+            raise ValidationFailed(
+                f"第 {row} 行：结束时间须晚于开始时间",
+                f"row {row}: the end must be after the start",
+                field="windows",
+            )
+        window = {"weekday": int(day), "start": start, "end": end}
+        if window not in out:
+            out.append(window)
+    if len(out) > MAX_PHONE_WINDOWS:
+        raise ValidationFailed(
+            f"可调度时段最多 {MAX_PHONE_WINDOWS} 个",
+            f"at most {MAX_PHONE_WINDOWS} windows",
+            field="windows",
+        )
+    return sorted(out, key=lambda w: (w["weekday"], w["start"], w["end"]))
+
+
+def windows_of(forces: list[Force]) -> dict[int, list[dict[str, Any]]]:
+    """Each force's availability windows (an empty list: always available), one query."""
+    rows = Availability.objects.filter(force__in=forces).values_list("force_id", "windows")
+    found = {force_id: list(windows or []) for force_id, windows in rows}
+    return {f.pk: found.get(f.pk, []) for f in forces}

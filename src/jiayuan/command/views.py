@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from jiayuan.cases.queries import tab_querysets
 from jiayuan.core.errors import BilingualError, NotFound, PermissionDenied, ValidationFailed
 from jiayuan.core.geo import geometry
 from jiayuan.core.roles import Perm
@@ -267,42 +268,131 @@ def force_position(request: HttpRequest, force_id: int) -> HttpResponse:
 
 
 # --- the force's phone pages -----------------------------------------------------------
+BLANK_WINDOW_ROWS = 2  # empty rows under a force's windows, to add spans without script
+
+
 @page
 def phone_duty(request: HttpRequest) -> HttpResponse:
-    """上岗/下岗 (phone): on duty with the browser's position or a point typed in."""
+    """上岗/下岗 (phone): on duty with the browser's position or a point typed in; the
+    force's own skills and weekly availability windows; the calls and the order queue's
+    count (待接单)."""
     user: Any = request.user
     forces = duty.forces_of(user)
+    error: tuple[int, BilingualError] | None = None
+    drafts: dict[int, dict[str, Any]] = {}
     if request.method == "POST":
         chosen = [f for f in forces if str(f.pk) == request.POST.get("force_id", "")]
         if not chosen:
             raise NotFound()
+        force, action = chosen[0], request.POST.get("action", "")
         try:
-            if request.POST.get("action") == "on":
+            if action == "on":
                 duty.go_on_duty(
-                    chosen[0],
+                    force,
                     actor=user,
                     lat=request.POST.get("lat") or None,
                     lng=request.POST.get("lng") or None,
                 )
                 messages.success(request, "已上岗")
-            else:
-                duty.go_off_duty(chosen[0], actor=user)
+            elif action == "off":
+                duty.go_off_duty(force, actor=user)
                 messages.success(request, "已下岗，位置已清除")
+            elif action == "skills":
+                skills = duty.clean_skills(
+                    request.POST.getlist("skill"), request.POST.get("other_skills", "")
+                )
+                duty.set_skills(force, skills, actor=user)
+                messages.success(request, "技能已保存")
+            elif action == "windows":
+                windows = duty.windows_from_rows(
+                    request.POST.getlist("weekday"),
+                    request.POST.getlist("start"),
+                    request.POST.getlist("end"),
+                )
+                duty.set_availability(force, windows, actor=user)
+                messages.success(request, "可调度时段已保存")
+            else:
+                raise ValidationFailed("未知操作", "unknown action", field="action")
         except BilingualError as exc:
-            messages.error(request, exc.zh)
-        return redirect("command:phone_duty")
+            if action not in ("skills", "windows"):
+                messages.error(request, exc.zh)
+                return redirect("command:phone_duty")
+            # the form comes back with what was typed and the error in both languages
+            error, drafts[force.pk] = (force.pk, exc), _draft(request, action)
+        else:
+            return redirect("command:phone_duty")
     shifts = {f.pk: duty.open_shift(f) for f in forces}
+    windows_of = duty.windows_of(forces)
     calls = list(
         Member.objects.select_related("mobilisation")
         .filter(person__user=user, mobilisation__status=MobilisationStatus.OPEN)
         .filter(~Q(step__in=mobilise.OUT))
         .order_by("-notified_at")[:20]
     )
+    rows = [
+        {
+            "force": f,
+            "shift": shifts[f.pk],
+            "error": error[1] if error and error[0] == f.pk else None,
+            **_profile(f, windows_of[f.pk], drafts.get(f.pk, {})),
+        }
+        for f in forces
+    ]
     return render(
         request,
         "command/phone/duty.html",
-        {"forces": [(f, shifts[f.pk]) for f in forces], "calls": calls},
+        {
+            "forces": rows,
+            "calls": calls,
+            "waiting_orders": tab_querysets(user)["accept"].count(),
+            "skill_choices": duty.SKILL_CHOICES,
+            "weekdays": list(enumerate(duty.WEEKDAYS)),
+        },
+        status=error[1].status if error else 200,
     )
+
+
+def _draft(request: HttpRequest, action: str) -> dict[str, Any]:
+    """What the force typed into the refused form (bounded: it is shown again)."""
+    post = request.POST
+    if action == "skills":
+        return {"skills": post.getlist("skill")[:100], "other": post.get("other_skills", "")[:500]}
+    limit = 4 * duty.MAX_PHONE_WINDOWS
+    return {
+        "windows": [
+            {"weekday": str(d)[:2], "start": str(s)[:8], "end": str(e)[:8]}
+            for d, s, e in zip(
+                post.getlist("weekday")[:limit],
+                post.getlist("start")[:limit],
+                post.getlist("end")[:limit],
+                strict=False,
+            )
+        ]
+    }
+
+
+def _profile(force: Force, windows: list[dict[str, Any]], draft: dict[str, Any]) -> dict[str, Any]:
+    """The skills and windows forms of one force: its saved values, or the draft."""
+    skills = draft.get("skills", force.skills or [])
+    other = draft.get("other")
+    if other is None:
+        other = "、".join(s for s in skills if s not in duty.SKILL_CHOICES)
+    rows = draft.get("windows") or [
+        {"weekday": str(w.get("weekday")), "start": w.get("start"), "end": w.get("end")}
+        for w in windows
+    ]
+    blank = {"weekday": "", "start": "", "end": ""}
+    return {
+        "skills": [s for s in skills if s in duty.SKILL_CHOICES],
+        "other_skills": other,
+        "saved_skills": force.skills or [],
+        "window_labels": [
+            f"{duty.WEEKDAYS[w['weekday']]} {w['start']}–{w['end']}"
+            for w in windows
+            if w.get("weekday") in range(7)
+        ],
+        "window_rows": rows + [blank] * BLANK_WINDOW_ROWS,
+    }
 
 
 PHONE_STEPS: dict[str, list[tuple[str, str]]] = {
