@@ -19,3 +19,88 @@ from tests.community.conftest import (  # noqa: F401 - fixtures, used by name
 
 COMMUNITY = "370830/001/001/"  # the ``community`` account's community
 OTHER_COMMUNITY = "370830/001/002/"
+
+
+# registry
+import datetime as _dt  # noqa: E402
+from typing import Any as _Any  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def community_area(db: _Any) -> _Any:
+    """The ``community`` account's community (an Area)."""
+    from jiayuan.org.models import Area
+
+    return Area.objects.get(path=COMMUNITY)
+
+
+@pytest.fixture
+def other_community_area(db: _Any) -> _Any:
+    from jiayuan.org.models import Area
+
+    return Area.objects.get(path=OTHER_COMMUNITY)
+
+
+@pytest.fixture
+def make_partner(db: _Any) -> _Any:
+    """``make_partner(area, name=..., kind=..., opening=True)``: a partner row with its
+    opening credit entry (through the ledger), without the registry's checks."""
+    from jiayuan.partners import credit
+    from jiayuan.partners.models import Partner
+
+    def make(area: _Any, *, name: str = "红帆社工服务中心", kind: str = "volunteer_team",
+             opening: bool = True, **fields: _Any) -> Partner:  # fmt: skip
+        partner = Partner.objects.create(area=area, name=name, kind=kind, **fields)
+        if opening:
+            credit.open_ledger(partner)
+        partner.refresh_from_db()
+        return partner
+
+    return make
+
+
+@pytest.fixture
+def make_agreement(db: _Any) -> _Any:
+    """``make_agreement(partner, warning=80, dismissal=60)``: an active agreement of a
+    project in the partner's area (the project's partner set)."""
+    from jiayuan.partners.models import Agreement, Project
+
+    def make(partner: _Any, *, warning: int = 80, dismissal: int = 60, **fields: _Any) -> _Any:
+        project = Project.objects.create(
+            area=partner.area, name=f"{partner.name}的项目", content="长者助餐",
+            price_class="low_cost", partner=partner, stage="supervision",
+        )  # fmt: skip
+        today = _dt.date(2026, 1, 1)
+        return Agreement.objects.create(
+            project=project, partner=partner, starts_on=today,
+            ends_on=today + _dt.timedelta(days=365), obligations="提供助餐服务",
+            exit_conditions="信用分降至清退线", warning_threshold=warning,
+            dismissal_threshold=dismissal, status="active", **fields,
+        )  # fmt: skip
+
+    return make
+
+
+def _member(username: str, role: str, area: _Any) -> _Any:
+    from django.contrib.auth import get_user_model
+
+    from jiayuan.org.models import Membership
+
+    user = get_user_model().objects.create_user(username=username, password="x-unused-x")
+    Membership.objects.create(user=user, area=area, role=role)
+    return user
+
+
+@pytest.fixture
+def viewer(community_area: _Any) -> _Any:
+    """A grid worker posted at the whole community: sees its partners (VIEW, CHANGE) but
+    may neither manage them (SUPERVISE) nor reveal phones (REVEAL_PII)."""
+    return _member("partners-viewer", "grid_worker", community_area)
+
+
+@pytest.fixture
+def outsider(other_community_area: _Any) -> _Any:
+    """Another community's staff: sees none of this community's partners."""
+    return _member("partners-outsider", "community_staff", other_community_area)
