@@ -50,7 +50,8 @@ def test_community_page_and_home(
 
     with django_assert_max_num_queries(22):
         assert client.get(f"/areas/{places.community.pk}/").status_code == 200
-    with django_assert_max_num_queries(22):
+    # the desk: its work sections (one query each) above the same counts
+    with django_assert_max_num_queries(DESK_LIMITS["community"]):
         assert client.get("/").status_code == 200
 
 
@@ -274,3 +275,77 @@ def test_review_pages_cost_the_same_after_the_pairs_grow(
     before = query_counts(client, urls)
     hold(residents[1:])
     assert query_counts(client, urls) == before
+
+
+# --- the desk (工作台) at "/", per role -----------------------------------------------------------
+# A desk section reads its first rows and its total in one query, so each role's "/" costs
+# a fixed number: the desk's sections, then (staff only) the counts of the scope.
+DESK_LIMITS = {
+    "admin": 32,
+    "street": 32,
+    "community": 32,
+    "grid": 32,
+    "branch": 28,
+    "head": 28,
+    "resident": 12,
+}
+
+
+def grow_desk(places: Places, n: int = GROWTH) -> None:
+    """Every list of every desk grows: the grid's rows (grow_grid), then open cases in
+    each inbox and level (some overdue, some reported by the ``resident``), unacknowledged
+    alarms at each escalation level and collected wishes in the ``branch``'s compound."""
+    import datetime as dt
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from jiayuan.cases.models import Case
+    from jiayuan.community.models import Wish
+    from jiayuan.iot.models import Alarm
+
+    grow_grid(places.grid, n)
+    users = get_user_model().objects.in_bulk(["grid", "resident", "branch"], field_name="username")
+    resident = Person.objects.get(user=users["resident"])
+    statuses = ["dispatched", "received", "handled", "replied", "in_progress"]
+    levels = ["grid", "community", "street", "department"]
+    late = timezone.now() - dt.timedelta(days=2)
+    clone_rows(
+        Case.objects.filter(area_path__startswith=places.grid.path).order_by("pk"),
+        n,
+        status=lambda i: statuses[i % len(statuses)],
+        level=lambda i: levels[i % len(levels)],
+        handler_user_id=users["grid"].pk,
+        reporter_id=lambda i: resident.pk if i % 2 else None,
+        stage_due_at=lambda i: late if i % 3 == 0 else timezone.now() + dt.timedelta(days=1),
+        closed_at=None,
+    )
+    alarms = Alarm.objects.filter(area_path__startswith=places.grid.path).order_by("-pk")[:n]
+    Alarm.objects.filter(pk__in=[a.pk for a in alarms]).update(status="active")
+    for level in (1, 2):
+        Alarm.objects.filter(pk__in=[a.pk for a in alarms][level::3]).update(escalation_level=level)
+    compound = users["branch"].memberships.get().area
+    clone_rows(
+        Wish.objects.order_by("pk"),
+        n,
+        status="collected",
+        area_id=compound.pk,
+        area_path=compound.path,
+    )
+
+
+@pytest.mark.parametrize("username", list(DESK_LIMITS))
+def test_each_roles_desk_costs_the_same_after_the_data_grows(
+    as_user: ClientFor, places: Places, username: str
+) -> None:
+    # given every desk section of the role with rows of its own
+    client = as_user(username)
+    grow_desk(places, 1)
+    before = query_counts(client, ["/"])["/"]
+
+    # when every one of them has grown
+    grow_desk(places)
+
+    # then "/" runs the same queries, and no more than the role's bound
+    assert query_counts(client, ["/"])["/"] == before
+    assert before <= DESK_LIMITS[username]

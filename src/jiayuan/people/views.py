@@ -60,11 +60,10 @@ ATTRIBUTE_LABELS = {
 PERSONAL_DIGITS = re.compile(r"\d{6,}")
 
 
-@page
-def home(request: HttpRequest) -> HttpResponse:
-    """首页: the counts of the user's scope (the same as ``GET /api/v1/overview``), the
-    age structure, and links into their areas."""
-    user = request.user
+def home_context(user: Any) -> dict[str, Any]:
+    """The counts of the user's scope (the same as ``GET /api/v1/overview``), the age
+    structure and links into their areas: what 首页 shows, and what the command app's
+    desk (工作台) shows under the day's work."""
     values = overview.counts(user)
     shown = [
         item
@@ -90,14 +89,20 @@ def home(request: HttpRequest) -> HttpResponse:
     memberships = list(
         user.memberships.filter(active=True).select_related("area")  # type: ignore[union-attr]
     )
-    context = {
+    return {
         "counts": shown,
         "sections": sections,
         "memberships": memberships,
         "ages": overview.age_structure(user),
         "features": features,
     }
-    return render(request, "people/home.html", context)
+
+
+@page
+def home(request: HttpRequest) -> HttpResponse:
+    """首页 without the desk: the counts of :func:`home_context`. ``/`` is answered by the
+    command app's desk, which leads with the day's work and includes these counts."""
+    return render(request, "people/home.html", home_context(request.user))
 
 
 def descend(user: Any, root: Area, limit: int = 60) -> tuple[Area, list[Area]]:
