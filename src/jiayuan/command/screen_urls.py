@@ -1,5 +1,10 @@
 """Addresses of the command app's screen pages (included by command.urls)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from . import screen_views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("command/screen/", screen_views.screen_root, name="screen"),
+    path("command/screen/<int:area_id>/", screen_views.screen, name="screen_area"),
+]
