@@ -68,8 +68,9 @@
     this.labelGrids = false;
     this.map = L.map(node, { attributionControl: false, zoomSnap: 0.25, preferCanvas: true });
     // Alarms are drawn as SVG (few, on top) so that a new one can flash with a CSS animation.
-    this.svg = L.svg({ padding: 0.2 });
+    // Their own pane above the markers (cases), so an alarm is never hidden under one.
     this.map.createPane("jyAlarms").style.zIndex = 650;
+    this.svg = L.svg({ padding: 0.2, pane: "jyAlarms" });
     this.map.setView([35.73, 116.47], 12);
     var overlays = {};
     var self = this;
@@ -178,8 +179,11 @@
       this.alarmIds[p.id] = marker;
     } else if (kind === "cases") {
       if (this.caseIds[p.id]) { group.removeLayer(this.caseIds[p.id]); }
-      marker = L.circleMarker(at, {
-        radius: 6, color: "#0d1a2d", weight: 1, fillColor: LIGHT_COLORS[p.light] || "#2fb344", fillOpacity: 0.9
+      // A square in the light's colour (the legend's shape), apart from the round dots.
+      var light = LIGHT_COLORS[p.light] ? p.light : "green";
+      marker = L.marker(at, {
+        icon: L.divIcon({ className: "jy-case-icon jy-case-" + light, iconSize: [12, 12] }),
+        keyboard: false, title: p.status_label + "：" + (p.number || "")
       });
       marker.bindPopup(function () {
         return popup(p.number + " " + (p.title || ""), linkOf(data, p.id), [p.status_label + " · " + p.light_label, p.at]);
