@@ -363,3 +363,33 @@ def test_each_roles_desk_costs_the_same_after_the_data_grows(
     # then "/" runs the same queries, and no more than the role's bound
     assert query_counts(client, ["/"])["/"] == before
     assert before <= DESK_LIMITS[username]
+
+
+# --- the phone's order queue (接单) and the duty page that counts it -----------------------
+def test_phone_orders_cost_the_same_after_the_orders_grow(
+    as_user: ClientFor, places: Places
+) -> None:
+    # /m/orders/ lists the grid worker's waiting and in-progress cases; /m/duty/ counts the
+    # waiting ones: the same queries for 3 orders and for 33.
+    from django.contrib.auth import get_user_model
+
+    from jiayuan.cases.models import Case
+
+    worker = get_user_model().objects.get(username="grid")
+    statuses = ("dispatched", "accepted", "in_progress")
+
+    def grow(n: int) -> None:
+        clone_rows(
+            Case.objects.filter(area_path__startswith=places.grid.path).order_by("pk"),
+            n,
+            status=lambda i: statuses[i % len(statuses)],
+            handler_user_id=worker.pk,
+            closed_at=None,
+        )
+
+    client = as_user("grid")
+    grow(3)
+    urls = ["/m/orders/", "/m/duty/"]
+    before = query_counts(client, urls)
+    grow(GROWTH)
+    assert query_counts(client, urls) == before
