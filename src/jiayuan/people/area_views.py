@@ -29,7 +29,7 @@ from .models import (
     PersonTag,
     Position,
 )
-from .overview import counts, held_on, labelled
+from .overview import census, counts, held_on, labelled
 
 RESIDENTS_PER_PAGE = 25
 # Which counts to show for the children of an area of a given kind.
@@ -123,7 +123,9 @@ def breadcrumbs(user: Any, area: Area) -> list[tuple[Area, bool]]:
 def child_counts(
     user: Any, children: list[Area], columns: list[str], under: str = ""
 ) -> dict[int, dict[str, int]]:
-    """Per-child counts in one query per model: conditional aggregates over ``under``."""
+    """Per-child counts: residents and party members summed from the request's census of
+    living residents (``overview.census``, one query shared with the page's totals and
+    age structure); households and areas in one grouped query per model."""
     result: dict[int, dict[str, int]] = {c.pk: {} for c in children}
     if not children or not columns:
         return result
@@ -150,15 +152,15 @@ def child_counts(
                 if prefix in by_path:
                     result[by_path[prefix]][key] = n
 
-    people = Person.objects.visible_to(user).filter(
-        area_path__startswith=under, death_date__isnull=True
-    )
-    if "residents" in columns:
-        per_child(people, "residents")
-    if "party_members" in columns:
-        from .choices import PARTY
-
-        per_child(people, "party_members", Q(political_status__in=PARTY))
+    living = [key for key in ("residents", "party_members") if key in columns]
+    if living:
+        people = census(user, under)
+        for c in children:
+            result[c.pk].update(dict.fromkeys(living, 0))
+        for length in lengths:
+            for prefix, sums in people.per_prefix(length, under).items():
+                if prefix in by_path:
+                    result[by_path[prefix]].update({key: sums[key] for key in living})
     if "households" in columns:
         per_child(
             Household.objects.visible_to(user).filter(area_path__startswith=under),

@@ -2,18 +2,30 @@
 
 One function so the page and the API can never disagree. Every count starts from
 ``visible_to(user)``, optionally narrowed to one area's subtree.
+
+The living residents are read once per request: :func:`census` groups them by area path
+in one query (residents, party members and the birth-date thresholds of the age bands
+per path), and the totals (:func:`counts`), the age structure (:func:`age_structure`)
+and the per-child counts of area tables (``area_views.child_counts``) are sums over
+its rows. At county scale each of those used to scan the 150,000 residents on its own.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import Count, F, Q
+from django.db.models.functions import Collate
 from django.utils import timezone
 
+from jiayuan.core import context
 from jiayuan.core.rules.age import years_before
+from jiayuan.core.scoping import scope_paths
 from jiayuan.core.validity import valid_on
 from jiayuan.org.choices import AreaKind, PartyOrgKind
 from jiayuan.org.models import Area, Dwelling, PartyOrganization
@@ -87,14 +99,7 @@ def counts(user: Any, under: str = "") -> dict[str, int]:
         communities=Count("pk", filter=Q(kind=AreaKind.COMMUNITY)),
         grids=Count("pk", filter=Q(kind=AreaKind.GRID)),
     )
-    people = (
-        scoped(Person)
-        .filter(death_date__isnull=True)
-        .aggregate(
-            residents=Count("pk"),
-            party_members=Count("pk", filter=Q(political_status__in=PARTY)),
-        )
-    )
+    people = census(user, under, today).totals(under)
     result: dict[str, int] = {
         "streets": areas["streets"],
         "communities": areas["communities"],
@@ -131,17 +136,145 @@ AGE_BANDS: list[tuple[str, int, int | None]] = [
 
 
 def age_structure(user: Any, under: str = "", today: dt.date | None = None) -> list[dict[str, Any]]:
-    """Living residents per age band, in one query: ``[{"label", "count"}, …]``."""
+    """Living residents per age band: ``[{"label", "count"}, …]`` (from the census)."""
+    return census(user, under, today).ages(under)
+
+
+# --- the census: living residents of a scope by area path ---------------------------------
+#: The ages whose first birthday the census counts against: each band's lowest age and
+#: the first age above it. A band is "born on or before the day ``low`` years ago" less
+#: "born on or before the day ``high + 1`` years ago".
+THRESHOLDS: tuple[int, ...] = tuple(
+    sorted({low for _, low, _ in AGE_BANDS} | {h + 1 for _, _, h in AGE_BANDS if h is not None})
+)
+
+
+@dataclass(frozen=True)
+class PathRow:
+    """The living residents of one area path: how many, how many party members, and
+    how many were born on or before each of :data:`THRESHOLDS` years ago (a person
+    without a birth date counts in none)."""
+
+    path: str
+    residents: int
+    party_members: int
+    born_by: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Census:
+    """The living residents a user sees under ``under``, by area path, on ``today``."""
+
+    under: str
+    today: dt.date
+    rows: tuple[PathRow, ...]
+
+    def within(self, under: str) -> Iterable[PathRow]:
+        """The rows under the area path ``under`` (all of them for ``""``)."""
+        if not under or under == self.under:
+            return self.rows
+        return (r for r in self.rows if r.path.startswith(under))
+
+    def totals(self, under: str = "") -> dict[str, int]:
+        residents = party = 0
+        for r in self.within(under):
+            residents += r.residents
+            party += r.party_members
+        return {"residents": residents, "party_members": party}
+
+    def ages(self, under: str = "") -> list[dict[str, Any]]:
+        born = [0] * len(THRESHOLDS)
+        for r in self.within(under):
+            for i, n in enumerate(r.born_by):
+                born[i] += n
+        by_age = dict(zip(THRESHOLDS, born, strict=True))
+        return [
+            {"label": label, "count": by_age[low] - (by_age[high + 1] if high is not None else 0)}
+            for label, low, high in AGE_BANDS
+        ]
+
+    def per_prefix(self, length: int, under: str = "") -> dict[str, dict[str, int]]:
+        """Residents and party members summed by the first ``length`` characters of the
+        path (the path of the child area above each row)."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self.within(under):
+            sums = out.setdefault(r.path[:length], {"residents": 0, "party_members": 0})
+            sums["residents"] += r.residents
+            sums["party_members"] += r.party_members
+        return out
+
+
+# One census per user, area and day within a request, kept with the request's acting
+# context (core.context): the home page asks for the totals, the children's counts and
+# the age structure, and gets them from one query. Outside a web or API request (tests,
+# jobs, the command line) nothing is kept, so a count after a change is always fresh.
+_kept: contextvars.ContextVar[tuple[object, dict[tuple[Any, ...], Census]] | None] = (
+    contextvars.ContextVar("jiayuan_people_census", default=None)
+)
+
+
+def _request_store() -> dict[tuple[Any, ...], Census] | None:
+    acting = context.current()
+    if not acting.request_id or acting.channel not in ("web", "api"):
+        return None
+    held = _kept.get()
+    if held is None or held[0] is not acting:
+        held = (acting, {})
+        _kept.set(held)
+    return held[1]
+
+
+def census(user: Any, under: str = "", today: dt.date | None = None) -> Census:
+    """The living residents ``user`` sees under the area path ``under``, grouped by area
+    path in one query; within a request, a census already read that holds every row of
+    this one (read under a prefix of ``under``, or covering the user's whole scope) is
+    reused."""
     today = today or timezone.localdate()
-    aggregates = {}
-    for i, (_, low, high) in enumerate(AGE_BANDS):
-        cond = Q(birth_date__lte=years_before(today, low))
-        if high is not None:
-            # Aged at most ``high``: born after this day ``high + 1`` years ago.
-            cond &= Q(birth_date__gt=years_before(today, high + 1))
-        aggregates[f"b{i}"] = Count("pk", filter=cond)
+    store = _request_store()
+    if store is not None:
+        for (pk, day, done_under), found in store.items():
+            if pk != user.pk or day != today:
+                continue
+            if under.startswith(done_under) or all(
+                p.startswith(done_under) for p in scope_paths(user)
+            ):
+                return found
+    result = _read_census(user, under, today)
+    if store is not None:
+        store[(user.pk, today, under)] = result
+    return result
+
+
+def _read_census(user: Any, under: str, today: dt.date) -> Census:
     qs = Person.objects.visible_to(user).filter(death_date__isnull=True)
     if under:
         qs = qs.filter(area_path__startswith=under)
-    row = qs.aggregate(**aggregates)
-    return [{"label": label, "count": row[f"b{i}"]} for i, (label, _, _) in enumerate(AGE_BANDS)]
+    # On SQLite the index on (death_date, area_path COLLATE NOCASE, …) (people 0007) holds
+    # every column read here, in this order: grouping by the path in the index's
+    # collation reads it without sorting. Paths are digits and slashes, so the groups
+    # are the same in either collation.
+    path = Collate(F("area_path"), "nocase") if connection.vendor == "sqlite" else F("area_path")
+    born = {
+        f"b{i}": Count("pk", filter=Q(birth_date__lte=years_before(today, age)))
+        for i, age in enumerate(THRESHOLDS)
+    }
+    grouped = (
+        qs.annotate(group_path=path)
+        .order_by()
+        .values("group_path")
+        .annotate(
+            residents=Count("pk"),
+            party_members=Count("pk", filter=Q(political_status__in=PARTY)),
+            **born,
+        )
+    )
+    rows = tuple(
+        PathRow(
+            g["group_path"],
+            g["residents"],
+            g["party_members"],
+            tuple(g[f"b{i}"] for i in range(len(THRESHOLDS))),
+        )
+        for g in grouped
+    )
+    return Census(under, today, rows)
