@@ -32,7 +32,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, F, Max, Min
+from django.db.models.functions import Length, Substr
 from django.urls import reverse
 from django.utils import timezone
 
@@ -293,29 +294,38 @@ def devices(user: Any, area: Area) -> geo.GeoJSON:
         .exclude(status=DeviceStatus.DECOMMISSIONED)
     )
     statuses = {str(s): str(s.label) for s in DeviceStatus if s != DeviceStatus.DECOMMISSIONED}
-    rows = list(
-        placed.order_by("pk").values_list("pk", "name", "serial", "status", "lat", "lng")[
-            : DEVICE_POINTS_MAX + 1
-        ]
+    # How many, up to one past the cap (a count over a LIMIT: no rows fetched).
+    if placed.order_by()[: DEVICE_POINTS_MAX + 1].count() > DEVICE_POINTS_MAX:
+        return _collection(_device_clusters(placed, area), statuses=statuses, clustered=True)
+    rows = placed.order_by("pk").values_list("pk", "name", "serial", "status", "lat", "lng")
+    features = [
+        geo.feature(_point(lat, lng), {"id": pk, "name": name or serial, "status": status})
+        for pk, name, serial, status, lat, lng in rows
+    ]
+    return _collection(
+        features, link=reverse("iot:device", args=[0]), statuses=statuses, clustered=False
     )
-    if len(rows) <= DEVICE_POINTS_MAX:
-        features = [
-            geo.feature(_point(lat, lng), {"id": pk, "name": name or serial, "status": status})
-            for pk, name, serial, status, lat, lng in rows
-        ]
-        return _collection(
-            features, link=reverse("iot:device", args=[0]), statuses=statuses, clustered=False
-        )
-    return _collection(_device_clusters(placed), statuses=statuses, clustered=True)
 
 
-def _device_clusters(placed: Any) -> list[geo.GeoJSON]:
+def _device_clusters(placed: Any, area: Area) -> list[geo.GeoJSON]:
     """One feature per grid: the mean point of its devices and their count per status.
-    The database groups by the device's own area and status (a few thousand groups at
-    county scale); the groups are folded into their grids here."""
+
+    Codes of one level have one width in the demo county and in the national division
+    codes, so a grid's path is the first ``len(grid path)`` characters of the paths
+    below it and the database groups by that prefix (a few hundred groups at county
+    scale). Where the grids' paths differ in length the database groups by each
+    device's own area and the groups are folded into their grids here."""
+    lengths = Area.objects.filter(kind=AreaKind.GRID, path__startswith=area.path).aggregate(
+        low=Min(Length("path")), high=Max(Length("path"))
+    )
+    if lengths["low"] is not None and lengths["low"] == lengths["high"]:
+        key: Any = Substr("area_path", 1, lengths["low"])
+    else:
+        key = F("area_path")
     groups = (
         placed.order_by()
-        .values_list("area_path", "status")
+        .annotate(cluster=key)
+        .values_list("cluster", "status")
         .annotate(n=Count("pk"), lat=Avg("lat"), lng=Avg("lng"))
     )
     folded: dict[str, dict[str, Any]] = defaultdict(
@@ -323,10 +333,10 @@ def _device_clusters(placed: Any) -> list[geo.GeoJSON]:
     )
     for path, status, n, lat, lng in groups:
         try:
-            key = ancestor_path(path, AreaKind.GRID)
+            grid = ancestor_path(path, AreaKind.GRID)
         except ValueError:  # a device placed above any grid stays with its own area
-            key = path
-        cluster = folded[key]
+            grid = path
+        cluster = folded[grid]
         cluster["n"] += n
         cluster["lat"] += lat * n
         cluster["lng"] += lng * n
@@ -335,9 +345,9 @@ def _device_clusters(placed: Any) -> list[geo.GeoJSON]:
     return [
         geo.feature(
             _point(c["lat"] / c["n"], c["lng"] / c["n"]),
-            {"name": names.get(key, ""), "count": c["n"], "by_status": dict(c["by"])},
+            {"name": names.get(grid, ""), "count": c["n"], "by_status": dict(c["by"])},
         )
-        for key, c in sorted(folded.items())
+        for grid, c in sorted(folded.items())
     ]
 
 
