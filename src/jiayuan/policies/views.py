@@ -29,7 +29,6 @@ from jiayuan.core.scoping import has_perm_anywhere, path_allowed
 from jiayuan.core.views import is_htmx, page
 from jiayuan.people.views import address as dwelling_address
 
-from . import indicators as ind
 from . import matching, queries, services
 from .choices import MatchStatus
 from .forms import (
@@ -494,9 +493,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     code = request.GET.get("policy", "")
     policy = Policy.objects.filter(code=code).first() if code else None
-    total = ind.summary(user, policy, today)
-    per_policy = ind.by_policy(user, today)
-    per_area = ind.by_area(user, policy, today)
+    total, per_policy, per_area = queries.dashboard_indicators(user, policy, today)
     shown = [r for r in per_policy if r.matched or r.upcoming]
     kpis = [
         ("匹配人数", total.matched, "人"),
