@@ -20,8 +20,9 @@ from .registry import Partner
 
 class Call(ScopedModel):
     """An open call for a project. ``criteria`` lists ``{"key", "label", "weight"}``
-    (weights sum to 100). ``selected`` and ``reasons`` are the panel's selection;
-    ``published_at`` the day the result was made public."""
+    (weights sum to 100). ``panel`` are the users who score the applications.
+    ``selected`` and ``reasons`` are the panel's selection; ``published_at`` the day the
+    result was made public."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="calls")
     title = models.CharField(_("公告标题"), max_length=120)
@@ -37,6 +38,10 @@ class Call(ScopedModel):
         related_name="+",
     )  # fmt: skip
     reasons = models.TextField(_("遴选理由"), blank=True)
+    panel = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="partner_panels",
+        verbose_name=_("评审组"),
+    )  # fmt: skip
     published_at = models.DateTimeField(_("公示时间"), null=True, blank=True)
 
     class Meta:
