@@ -24,6 +24,8 @@ from jiayuan.iot.models import Alarm, AlarmRule, Device
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
 from jiayuan.people.models import Force, Person
+from jiayuan.policies.indicators import TASK_OPEN
+from jiayuan.policies.models import Match
 
 from .conftest import on_duty
 
@@ -213,7 +215,12 @@ def test_policy_matches_pending_appear_for_the_community_and_per_community_for_t
     assert community.count > 0
     assert all(url.startswith("/policies/matches/") for url in urls(community))
     per_community = sections(users["street"])["matches_per_community"]
+    street = users["street"].memberships.get().area
+    assert per_community.count == (
+        Match.objects.filter(status__in=TASK_OPEN, area_path__startswith=street.path).count()
+    )
     assert per_community.count >= community.count
+    assert per_community.more == 0  # every community with tasks is listed (two here)
     name = users["community"].memberships.get().area.name
     assert any(item.text.startswith(name) for item in per_community.items)
 
@@ -306,6 +313,14 @@ def test_the_work_comes_before_the_counts(page_as: Any, users: dict[str, Any], n
     assert html.count('data-section="') == len(
         desk_for(page_as(name).get("/").wsgi_request.user)[1]
     )
+
+
+def test_the_desk_total_counts_work_not_statuses(page_as: Any, users: dict[str, Any]) -> None:
+    desk = desk_for(users["grid"])[1]
+    work = sum(s.count for s in desk if s.key != "duty")
+    assert {s.key for s in desk if s.kind != "work"} == {"duty"}
+    html = page_as("grid").get("/").content.decode()
+    assert f'data-testid="desk-total">待办 {work} 项<' in html
 
 
 def test_the_residents_desk_is_work_only_and_empty_sections_say_so(page_as: Any) -> None:

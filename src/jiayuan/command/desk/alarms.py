@@ -14,13 +14,13 @@ from jiayuan.iot.choices import AlarmStatus, EscalationLevel, Severity
 from jiayuan.iot.models import Alarm
 from jiayuan.iot.queries import alarms_for
 
-from .base import GREEN, RED, YELLOW, Item, Section, section
+from .base import RED, YELLOW, Item, Section, section
 
 SEVERITY_LIGHT = {
     Severity.CRITICAL: RED,
     Severity.MAJOR: RED,
     Severity.MINOR: YELLOW,
-    Severity.WARNING: GREEN,
+    Severity.WARNING: YELLOW,
 }
 _RANK = When_(
     *[When(severity=s.value, then=Value(i)) for i, s in enumerate(Severity)],

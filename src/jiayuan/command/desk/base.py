@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db.models import Count, Model, QuerySet, Window
@@ -65,10 +65,14 @@ class Section:
     more_url: str = ""
     empty: str = ""
     kind: str = "work"
-    actions: list[tuple[str, str]] = field(default_factory=list)
+    #: rows not shown when ``count`` counts something else than the rows (per-community
+    #: totals count tasks, their rows are communities)
+    rest: int | None = None
 
     @property
     def more(self) -> int:
+        if self.rest is not None:
+            return self.rest
         return max(self.count - len(self.items), 0)
 
 

@@ -33,17 +33,20 @@ WISH_LIGHT = {
 def _wish_item(today: dt.date, phone: bool = False) -> Any:
     def item(wish: Wish) -> Item:
         light, word = WISH_LIGHT.get(WishStatus(wish.status), (GREY, wish.get_status_display()))
-        due: dt.date | None = None
+        due: dt.datetime | dt.date | None = None
+        due_label = "承诺完成"
         if wish.status == WishStatus.CLAIMED and wish.due_on is not None:
             due = wish.due_on
             light, late = date_light(wish.due_on, today)
             word = "认领后逾期" if late == "逾期" else "已认领"
+        elif wish.status == WishStatus.COLLECTED:
+            due, due_label = wish.created_at, "收集于"
         name = "community:phone_wish" if phone else "community:wish_detail"
         return Item(
             text=f"{wish.title}",
             url=reverse(name, args=[wish.pk]),
             due=due,
-            due_label="承诺完成",
+            due_label=due_label,
             light=light,
             word=word,
             meta=" · ".join(x for x in (wish.area.name, wish.claimer_name) if x),

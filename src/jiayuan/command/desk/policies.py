@@ -125,11 +125,12 @@ def per_community(user: Any, today: dt.date) -> Section:
         more_url="/policies/dashboard/",
     )
     shown.count = sum(n for _a, n, _l in ranked)
+    shown.rest = sum(1 for _a, n, _l in ranked if n) - len(items)
     return shown
 
 
 def my_benefits(person: Any, today: dt.date) -> Section:
-    """The benefits a resident receives (享受待遇), current ones first."""
+    """The benefits a resident receives (享受待遇), the newest first."""
     qs = (
         ReceivedBenefit.objects.none()
         if person is None
@@ -147,10 +148,12 @@ def my_benefits(person: Any, today: dt.date) -> Section:
             meta=" · ".join(x for x in (amount, since) if x),
         )
 
-    return section(
+    shown = section(
         "my_benefits",
         "我的待遇",
         qs.order_by("-recorded_at", "-pk"),
         item,
         empty="暂无登记的待遇",
     )
+    shown.kind = "status"  # what they receive, not work to do
+    return shown
