@@ -18,6 +18,8 @@ from jiayuan.command.desk.base import Section
 from jiayuan.command.desk.roles import desk_for, role_of
 from jiayuan.community import wishes
 from jiayuan.community.choices import ClaimerKind, WishCategory, WishChannel
+from jiayuan.community.deliberation import topics
+from jiayuan.community.models import MatterType
 from jiayuan.community.residents import person_of
 from jiayuan.iot import lifecycle
 from jiayuan.iot.models import Alarm, AlarmRule, Device
@@ -270,6 +272,35 @@ def test_a_wish_of_another_compound_is_not_on_the_branch_desk(users: dict[str, A
         area=other,
     )
     assert reverse("community:wish_detail", args=[wish.pk]) not in urls(sections(branch)["wishes"])
+
+
+def test_a_topic_waits_on_the_branch_desk_and_its_vote_on_the_residents_until_cast(
+    users: dict[str, Any],
+) -> None:
+    # given a topic raised in the branch secretary's compound (where ``resident`` lives)
+    branch, resident = users["branch"], users["resident"]
+    topic = topics.create_topic(
+        branch,
+        zone=branch.memberships.get().area,
+        title="小区东门加装电动车充电桩",
+        matter_type=MatterType.objects.order_by("code").first(),
+    )
+    staff_url = reverse("community:deliberation_topic", args=[topic.pk])
+    phone_url = reverse("community:phone_topic", args=[topic.pk])
+    shown = sections(branch)["topics"]
+    assert staff_url in urls(shown)
+    assert shown.items[urls(shown).index(staff_url)].word == "待协商"
+    assert phone_url not in urls(sections(resident)["my_votes"])  # nothing to vote on yet
+
+    # when the vote opens, the resident's household is in the census and has to vote
+    topics.open_voting(branch, topic)
+    topic.refresh_from_db()
+    assert sections(branch)["topics"].items[0].word == "表决中"
+    assert phone_url in urls(sections(resident)["my_votes"])
+
+    # then once cast, it leaves the resident's desk
+    topics.cast_vote(resident, topic, choice="yes")
+    assert phone_url not in urls(sections(resident)["my_votes"])
 
 
 # --- the resident --------------------------------------------------------------------------------
