@@ -223,3 +223,22 @@ def test_the_map_offers_a_layer_per_kind(site: Site, desktop: Any, screenshots: 
     assert page.locator("#screen-map .jy-case-icon").count() == cases
     page.screenshot(path=str(screenshots / "screen-map-layers.png"))
     assert errors == []
+
+
+def test_the_map_and_ticker_on_a_phone(site: Site, phone: Any, screenshots: Path) -> None:
+    page = phone
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    community = site.query("SELECT id FROM org_area WHERE kind = 'community' ORDER BY path")[0][0]
+    login(page, site, "community")
+    page.goto(f"{site.url}/command/screen/{community}/")
+    page.locator("#screen-map[data-grids-count]").wait_for(state="attached")
+    page.locator('[data-testid=live-state][data-live-state="open"]').wait_for(timeout=15_000)
+    # the layer control is a button on a phone; opened, it lists the layers
+    control = page.locator("#screen-map .leaflet-control-layers")
+    assert "leaflet-control-layers-expanded" not in (control.get_attribute("class") or "")
+    box = page.locator("#screen-map").bounding_box()
+    assert box is not None and box["width"] <= 390 and box["height"] >= 250
+    page.get_by_test_id("screen-map-panel").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "screen-live-phone.png"))
+    assert errors == []

@@ -494,6 +494,19 @@ def test_rows_of_other_scopes_move_the_cursor_without_gaps(
     assert feed.cursor.alarms.last == Alarm.objects.order_by("-pk")[0].pk
 
 
+def test_a_cursor_far_behind_replays_the_newest_rows_only(
+    users: dict[str, Any], county: Area, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feed_mod, "MAX_REPLAY", 2)
+    grid = grid_under(COMMUNITY)
+    alarms = [new_alarm(grid) for _ in range(4)]
+    resumed = Feed(users["admin"], county, Cursor.decode("0-0-0"))
+    assert [e.data["id"] for e in resumed.poll() if e.data["kind"] == "alarm"] == [
+        a.pk for a in alarms[2:]
+    ]
+    assert resumed.poll() == []
+
+
 @pytest.mark.parametrize(
     "raw",
     [

@@ -60,6 +60,10 @@ MAX_GAPS = 20
 GAP_SCAN = 5000
 #: The longest cursor accepted from a client.
 MAX_CURSOR_CHARS = 1000
+#: How far behind the present a resumed cursor may start, per table: a browser back
+#: after a long outage (or a cursor typed by hand: ``0-0-0``) replays the newest rows
+#: only, not a year of case events.
+MAX_REPLAY = 1000
 
 #: The mobilisation milestones the screen announces (a member's every step is left to
 #: the mobilisation's own page: 200 forces answering would drown the ticker).
@@ -251,7 +255,14 @@ class Feed:
         self.user = user
         self.area = area
         self.clock = clock
-        self.cursor = cursor if cursor is not None else Cursor.now()
+        present = Cursor.now()
+        if cursor is not None:
+            for mine, now_ in zip(cursor.tracks(), present.tracks(), strict=True):
+                floor = now_.last - MAX_REPLAY
+                if mine.last < floor:
+                    mine.last = floor
+                    mine.gaps = {g: d for g, d in mine.gaps.items() if g > floor}
+        self.cursor = cursor if cursor is not None else present
         path = area.path
         self.sources = (
             Source(Alarm, self._alarms(path), alarm_event),

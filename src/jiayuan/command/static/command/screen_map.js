@@ -81,7 +81,9 @@
       overlays[layer.label] = group;
       if (layer.on) { group.addTo(self.map); self.load(layer.kind); }
     });
-    L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(this.map);
+    // Open on a wall screen; a button on a phone, where it would cover half the map.
+    var narrow = window.matchMedia && window.matchMedia("(max-width: 767.98px)").matches;
+    L.control.layers(null, overlays, { collapsed: !!narrow, position: "topright" }).addTo(this.map);
     this.map.on("overlayadd", function (e) {
       if (e.layer && e.layer.jyKind && !self.loaded[e.layer.jyKind]) { self.load(e.layer.jyKind); }
     });
