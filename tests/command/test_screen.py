@@ -297,7 +297,7 @@ def test_anonymous_is_sent_to_log_in(client: Any) -> None:
 def test_openapi_documents_the_screen(api_as: Any) -> None:
     schema = api_as("admin").get("/openapi.json").json()
     operation = schema["paths"]["/api/v1/screen"]["get"]
-    assert [p["name"] for p in operation["parameters"]] == ["area"]
+    assert [p["name"] for p in operation["parameters"]] == ["area", "part"]
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     name = ok.rsplit("/", 1)[-1]
     properties = schema["components"]["schemas"][name]["properties"]
@@ -347,3 +347,17 @@ def test_open_steps_follow_the_case_machine() -> None:
     assert {screen_panels.step_of(s) for s in OPEN_STATUSES} == set(screen_panels.OPEN_STEPS)
     order = list(Step)
     assert screen_panels.OPEN_STEPS == sorted(screen_panels.OPEN_STEPS, key=order.index)
+
+
+def test_the_live_part_carries_only_what_events_change(api_as: Any) -> None:
+    # The page re-reads part=live on each live event: the same live panels as the whole
+    # screen, the slower ones left out (null), and no residents' number.
+    street = area(STREET).pk
+    whole = api_as("street").get("/screen", area=street).json()
+    live = api_as("street").get("/screen", area=street, part="live").json()
+    for key in screen_panels.LIVE_PANELS:
+        assert live[key] == whole[key], key
+    for key in ("population", "party", "services", "trends"):
+        assert whole[key] is not None and live[key] is None, key
+    assert [k for k in figures(whole["kpis"]) if k != "residents"] == list(figures(live["kpis"]))
+    assert api_as("street").get("/screen", area=street, part="most").status_code == 422

@@ -4,7 +4,7 @@ another kind of area, one outside the scope or an id beyond 64 bits is a 404."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
@@ -19,6 +19,11 @@ router = Router(tags=["指挥调度 · 一屏 / screen"])
 class ScreenParams(Schema):
     area: int = Field(
         ..., ge=1, description="县、街道或社区的区域编号 / a county, street or community id"
+    )
+    part: Literal["all", "live"] = Field(
+        "all",
+        description="live: 只含随实时事件变化的面板 / only the panels live events change "
+        "(forces, cases, alarms, policies); the others are null",
     )
 
 
@@ -150,25 +155,30 @@ class TrendsOut(Schema):
 
 
 class ScreenOut(Schema):
+    """The panels; ``population``, ``party``, ``services`` and ``trends`` are null when
+    only the live part was asked for (``part=live``)."""
+
     area: AreaOut
     children: list[ChildOut]
     generated_at: str
     kpis: list[Figure]
-    population: PopulationOut
-    party: PartyOut
+    population: PopulationOut | None
+    party: PartyOut | None
     forces: ForcesOut
     cases: CasesOut
     alarms: AlarmsOut
     policies: PoliciesOut
-    services: ServicesOut
-    trends: TrendsOut
+    services: ServicesOut | None
+    trends: TrendsOut | None
 
 
 @router.get("/screen", response=responses(ScreenOut), url_name="screen_panels")
 def screen(request: HttpRequest, params: Query[ScreenParams]) -> Any:
     """一屏的面板数据 / the panels of one screen: population and special groups, party
     coverage, forces on duty, open cases by step and light, open alarms by severity,
-    policy matches, the week's community services and twelve months of trends."""
+    policy matches, the week's community services and twelve months of trends;
+    ``part=live`` only the panels the live stream's events change (what the page re-reads
+    on an event)."""
     user = acting_user(request)
     area = screen_panels.screen_area(user, params.area)
-    return screen_panels.panels(user, area)
+    return screen_panels.panels(user, area, live_only=params.part == "live")

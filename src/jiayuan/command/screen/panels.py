@@ -500,21 +500,46 @@ def children_of(user: Any, area: Area) -> list[Area]:
     )
 
 
-def panels(user: Any, area: Area, now: dt.datetime | None = None) -> dict[str, Any]:
+#: The panels the live stream's events change (a case, an alarm, a duty shift, a match):
+#: what the page re-reads on an event, without the slower counts of the population,
+#: the party coverage, the week's services and the twelve months of trends.
+LIVE_PANELS = ("forces", "cases", "alarms", "policies")
+
+
+def panels(
+    user: Any, area: Area, now: dt.datetime | None = None, *, live_only: bool = False
+) -> dict[str, Any]:
     """Every panel of the screen of ``area`` as ``user`` sees it (the page's first paint
-    and ``GET /api/v1/screen`` alike)."""
+    and ``GET /api/v1/screen`` alike); ``live_only``: only :data:`LIVE_PANELS` (the
+    others ``None``) and their big numbers."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     path = area.path
     children = children_of(user, area)
-    people = population(user, path, today)
-    counts = people.pop("overview")
-    party_panel = party(user, path, children)
-    party_panel["party_members"] = counts.get("party_members", 0)
     forces_panel = forces(user, path)
     cases_panel = cases(user, path, now)
     alarms_panel = alarms(user, path)
     policies_panel = policies(user, path)
+    kpis = [
+        {"key": "forces_on_duty", "label": "在岗力量", "value": forces_panel["on_duty"]},
+        {"key": "cases_open", "label": "在办诉求", "value": cases_panel["open"]},
+        {"key": "cases_red", "label": "超时诉求", "value": cases_panel["by_light"][2]["value"]},
+        {"key": "alarms_active", "label": "未确认告警", "value": alarms_panel["active"]},
+        {"key": "matches_pending", "label": "待上门政策", "value": policies_panel["pending"]},
+    ]
+    slow: dict[str, Any] = dict.fromkeys(("population", "party", "services", "trends"))
+    if not live_only:
+        people = population(user, path, today)
+        counts = people.pop("overview")
+        party_panel = party(user, path, children)
+        party_panel["party_members"] = counts.get("party_members", 0)
+        kpis.insert(0, {"key": "residents", "label": "居民", "value": counts.get("residents", 0)})
+        slow = {
+            "population": people,
+            "party": party_panel,
+            "services": services(user, path, now),
+            "trends": trends(user, path, now),
+        }
     return {
         "area": {
             "id": area.pk,
@@ -524,24 +549,13 @@ def panels(user: Any, area: Area, now: dt.datetime | None = None) -> dict[str, A
         },
         "children": [{"id": c.pk, "name": c.name, "kind": c.kind} for c in children],
         "generated_at": now.isoformat(),
-        "kpis": [
-            {"key": "residents", "label": "居民", "value": counts.get("residents", 0)},
-            {"key": "forces_on_duty", "label": "在岗力量", "value": forces_panel["on_duty"]},
-            {"key": "cases_open", "label": "在办诉求", "value": cases_panel["open"]},
-            {
-                "key": "cases_red",
-                "label": "超时诉求",
-                "value": cases_panel["by_light"][2]["value"],
-            },
-            {"key": "alarms_active", "label": "未确认告警", "value": alarms_panel["active"]},
-            {"key": "matches_pending", "label": "待上门政策", "value": policies_panel["pending"]},
-        ],
-        "population": people,
-        "party": party_panel,
+        "kpis": kpis,
+        "population": slow["population"],
+        "party": slow["party"],
         "forces": forces_panel,
         "cases": cases_panel,
         "alarms": alarms_panel,
         "policies": policies_panel,
-        "services": services(user, path, now),
-        "trends": trends(user, path, now),
+        "services": slow["services"],
+        "trends": slow["trends"],
     }

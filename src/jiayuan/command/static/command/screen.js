@@ -1,6 +1,7 @@
 /* 一屏管理: draws the panels of the screen from the page's json_script (first paint, no
-   fetch), and redraws them from GET /api/v1/screen?area= when the live stream fires
-   "jiayuan:live" (debounced ~1 s) or once a minute. Every number is also written as text
+   fetch), and redraws them from GET /api/v1/screen?area= : its live part (&part=live:
+   forces, cases, alarms, policies) when the live stream fires "jiayuan:live" (debounced
+   ~1 s), every panel once a minute. Every number is also written as text
    (textContent only, never HTML with data); the charts are ECharts, renderer svg. */
 (function () {
   "use strict";
@@ -197,17 +198,30 @@
     }
   }
 
+  // A live answer carries the live panels only (the others null): keep the rest, and
+  // the big numbers it does not carry (the residents).
+  function merge(old, d) {
+    if (!old) { return d; }
+    var out = Object.assign({}, old);
+    Object.keys(d).forEach(function (key) { if (d[key] !== null) { out[key] = d[key]; } });
+    var fresh = {};
+    d.kpis.forEach(function (k) { fresh[k.key] = k; });
+    out.kpis = old.kpis.map(function (k) { return fresh[k.key] || k; });
+    return out;
+  }
+
   function draw(d) {
-    data = d;
-    drawText(d);
-    drawCharts(d);
+    data = merge(data, d);
+    drawText(data);
+    drawCharts(data);
   }
 
   // --- refresh -------------------------------------------------------------------------
-  function refresh() {
+  function refresh(live) {
     if (inflight) { again = true; return; }
     inflight = true;
-    fetch(root.getAttribute("data-panels-url"), {
+    var url = root.getAttribute("data-panels-url") + (live === true ? "&part=live" : "");
+    fetch(url, {
       credentials: "same-origin", headers: { Accept: "application/json" }
     }).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
@@ -225,7 +239,7 @@
 
   function schedule() {
     clearTimeout(timer);
-    timer = setTimeout(refresh, DEBOUNCE_MS);
+    timer = setTimeout(function () { refresh(true); }, DEBOUNCE_MS);
   }
 
   function tick() {
@@ -242,6 +256,7 @@
     root = document.getElementById("screen");
     var source = document.getElementById("screen-data");
     if (!root || !source) { return; }
+    data = null;
     draw(JSON.parse(source.textContent));
     tick();
     setInterval(tick, 1000);
