@@ -179,6 +179,11 @@ def _seed(
         from jiayuan.community.demo import seed_community  # positions, volunteers, markets …
 
         counts.update(seed_community(seed, scale))
+    if scale != "tiny":  # tests/partners assume an empty registry; tests seed it themselves
+        with bar.stage("红色合伙人"):
+            from jiayuan.partners.demo import seed_partners  # partners, projects, a year
+
+            counts.update(seed_partners(seed, scale))
     if scale == "county":  # the first start; the tiny test world stays without imports
         with bar.stage("数据汇聚"):
             from jiayuan.datahub.demo.stage import seed_hub  # agency files, first imports
