@@ -180,6 +180,17 @@ def fund_balance(fund: Fund, *, exclude: int | None = None) -> Decimal:
     return fund.amount - used
 
 
+def fund_balances(fund_ids: list[int]) -> dict[int, Decimal]:
+    """What the live projects of each fund use, in one query (a page of funds)."""
+    rows = (
+        Project.objects.filter(fund_id__in=fund_ids, status=ProjectStatus.OPEN)
+        .order_by()
+        .values_list("fund_id")
+        .annotate(total=Sum("budget"))
+    )
+    return {fund_id: total or Decimal(0) for fund_id, total in rows}
+
+
 # --- checking a proposal ------------------------------------------------------------------
 def _community(user: Any, area_id: Any) -> Area:
     area = Area.objects.filter(pk=check_id(area_id)).first() if area_id else None

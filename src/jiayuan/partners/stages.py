@@ -306,5 +306,7 @@ def stepper(project: Project) -> list[dict[str, Any]]:
             state, word = "stopped", project.get_status_display()
         else:
             state, word = "ahead", "未开始"
-        steps.append({"stage": stage, "label": Stage(stage).label, "state": state, "word": word})
+        steps.append(
+            {"stage": stage, "label": str(Stage(stage).label), "state": state, "word": word}
+        )
     return steps
