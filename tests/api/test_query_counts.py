@@ -111,6 +111,14 @@ NOT_GUARDED = {
     "/markets/{market_id}/stalls": "guarded in tests/community/test_markets.py",
     "/market-catalogue": "the fixed catalogue (8 modules, 24 items): two queries",
     "/cobuilding-units": "guarded in tests/community/test_markets.py",
+    # the partner registry (合伙人库): the seed holds no partner; each route is counted
+    # with few partners (contacts, qualifications, documents, ledger lines, proposals)
+    # and many in tests/partners/test_registry_api.py
+    "/partners": "guarded in tests/partners/test_registry_api.py",
+    "/partners/dismissals": "guarded in tests/partners/test_registry_api.py",
+    "/partners/{partner_id}": "guarded in tests/partners/test_registry_api.py",
+    "/partners/{partner_id}/credit": "guarded in tests/partners/test_registry_api.py",
+    "/partners/{partner_id}/documents/{document_id}": "a document's bytes",
     # mobilisation (一键调度): the seed holds none; counted with few and many
     "/mobilisations": "guarded in tests/command/test_api.py",
     "/mobilisations/{mobilisation_id}": "guarded in tests/command/test_api.py",
@@ -122,6 +130,19 @@ NOT_GUARDED = {
     "/partner-funds": "guarded in tests/partners/test_projects_api.py",
     "/partner-calls/{call_id}": "guarded in tests/partners/test_projects_api.py",
     "/partner-agreements/{agreement_id}": "guarded in tests/partners/test_projects_api.py",
+    # red partners' supervision (监管, 居民评价, 评估): the seed holds none; each list and
+    # detail is counted with few rows and many in tests/partners/test_supervision_api.py
+    "/supervision-groups": "guarded in tests/partners/test_supervision_api.py",
+    "/supervision-groups/{group_id}": "guarded in tests/partners/test_supervision_api.py",
+    "/inspections": "guarded in tests/partners/test_supervision_api.py",
+    "/inspections/{inspection_id}": "guarded in tests/partners/test_supervision_api.py",
+    "/findings": "guarded in tests/partners/test_supervision_api.py",
+    "/findings/{finding_id}/photo": "a photo's bytes",
+    "/partner-feedback": "guarded in tests/partners/test_supervision_api.py",
+    "/partner-feedback/mine": "guarded in tests/partners/test_supervision_api.py",
+    "/evaluations": "guarded in tests/partners/test_supervision_api.py",
+    "/evaluations/{evaluation_id}": "guarded in tests/partners/test_supervision_api.py",
+    "/evaluation-trends/{project_id}": "guarded in tests/partners/test_supervision_api.py",
     # the one screen's map layers need an area and a kind; each kind is counted before and
     # after the rows grow in tests/command/test_live.py
     "/screen/layers": "guarded in tests/command/test_live.py",
