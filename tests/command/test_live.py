@@ -755,3 +755,35 @@ def test_the_stream_ends_on_time_with_heartbeats(
     body.close()
     assert chunks.count(": hb\n\n") == 3 and chunks[-1] == ": bye\n\n"
     assert len(polls) == 111 and polls[-1] == pytest.approx(55.0)
+
+
+def test_a_stream_ends_when_the_browser_has_gone(
+    users: dict[str, Any], street: Area, short: live_views.Limits
+) -> None:
+    import socket
+
+    server, client = socket.socketpair()
+    try:
+        assert live_views.peer_gone(server) is False
+        client.sendall(b"x")  # data waiting is not an end of file
+        assert live_views.peer_gone(server) is False
+        client.close()
+        server.recv(1)
+        assert live_views.peer_gone(server) is True
+    finally:
+        server.close()
+    assert live_views.peer_gone(server) is True  # a closed socket: gone
+    assert live_views.peer_gone(None) is False  # not under gunicorn: the writes tell
+
+    # the stream stops at the first poll after the browser left, well before its time
+    polls: list[int] = []
+    feed = Feed(users["street"], street)
+    real_poll = feed.poll
+    feed.poll = lambda: polls.append(1) or real_poll()  # type: ignore[method-assign]
+    short.duration_s = 60
+    assert live_views._take_slot()
+    body = live_views.Stream(feed, short, sleep=lambda s: None, gone=lambda: len(polls) >= 2)
+    chunks = list(body)
+    body.close()
+    assert len(polls) == 2 and chunks[-1] != ": bye\n\n"
+    assert live_views.open_streams() == 0

@@ -20,7 +20,10 @@ Why the stream is bounded, and capped per process
       ``EventSource`` give up for good), and the other threads stay free for pages.
 
     Between polls the thread sleeps; a poll is three primary-key range scans when
-    nothing happened. A comment line (``: hb``) is sent after :attr:`Limits.heartbeat_s`
+    nothing happened. After each poll the stream looks whether the browser has closed
+    the connection (gunicorn passes the socket: :func:`peer_gone`) and ends at once if
+    so, so a reloaded screen does not find its old stream still holding a slot. A
+    comment line (``: hb``) is sent after :attr:`Limits.heartbeat_s`
     of silence so that proxies do not close an idle connection; ``X-Accel-Buffering: no``
     keeps nginx from holding the events back.
 
@@ -39,6 +42,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -103,6 +108,27 @@ def sse(event: Event) -> str:
     return f"id: {event.cursor}\ndata: {data}\n\n"
 
 
+def peer_gone(sock: Any) -> bool:
+    """Whether the browser closed the connection (the socket reads end-of-file). Writes
+    alone would notice only at the next heartbeat, while the slot stays taken: a screen
+    reloaded on a wall would find its own old stream still holding it."""
+    if sock is None:
+        return False
+    try:
+        if sock.fileno() < 0:  # closed on this side already
+            return True
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except ValueError:  # a TLS socket takes no flags: leave it to the writes
+        return False
+    except OSError:
+        return True
+
+
 class Stream:
     """The body of one stream. Django calls :meth:`close` when the response is done
     (after the last chunk, or when the client went away), which frees the slot."""
@@ -113,11 +139,13 @@ class Stream:
         limits: Limits,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        gone: Callable[[], bool] = lambda: False,
     ) -> None:
         self.feed = feed
         self.limits = limits
         self.sleep = sleep
         self.clock = clock
+        self.gone = gone
         self.closed = False
         self._body = self._events()
 
@@ -160,6 +188,8 @@ class Stream:
             cursor = now_cursor
             if now >= deadline:
                 break
+            if self.gone():
+                return
             self.sleep(min(limits.poll_s, max(0.0, deadline - now)))
         yield ": bye\n\n"
 
@@ -197,7 +227,10 @@ def screen_live(request: HttpRequest, area_id: int) -> HttpResponseBase:
         return busy()
     try:
         feed = Feed(user, area, cursor)
-        stream = Stream(feed, LIMITS)
+        # gunicorn hands the connection's socket to the application: a closed browser
+        # is noticed at the next poll instead of the next heartbeat
+        sock = request.META.get("gunicorn.socket")
+        stream = Stream(feed, LIMITS, gone=lambda: peer_gone(sock))
     except BaseException:
         _give_slot()
         raise
