@@ -358,6 +358,9 @@ def test_the_residents_desk_is_work_only_and_empty_sections_say_so(page_as: Any)
     html = page_as("resident").get("/").content.decode()
     assert 'data-desk="work"' in html and 'data-desk="counts"' not in html
     assert "目前没有等您表决的议题" in html
+    assert (
+        'href="/report/" class="btn btn-sm btn-outline-primary" data-testid="desk-action"' in html
+    )
     assert "您的账号暂无可查看的区域" not in html
 
 

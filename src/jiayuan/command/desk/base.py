@@ -68,6 +68,8 @@ class Section:
     #: rows not shown when ``count`` counts something else than the rows (per-community
     #: totals count tasks, their rows are communities)
     rest: int | None = None
+    #: a button in the section's header that starts new work: (label, url)
+    action: tuple[str, str] | None = None
 
     @property
     def more(self) -> int:

@@ -114,14 +114,9 @@ def my_requests(person: Any, now: dt.datetime) -> Section:
     ordered = qs.select_related("category").order_by(
         F("closed_at").asc(nulls_first=True), "-received_at", "-pk"
     )
-    return section(
-        "my_requests",
-        "我的诉求",
-        ordered,
-        item,
-        empty="您还没有反映过诉求",
-        more_url=reverse("cases:report"),
-    )
+    shown = section("my_requests", "我的诉求", ordered, item, empty="您还没有反映过诉求")
+    shown.action = ("我要反映", reverse("cases:report"))
+    return shown
 
 
 LEVELS_OF_ROLE = {

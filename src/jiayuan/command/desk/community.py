@@ -61,7 +61,7 @@ def wishes_waiting(user: Any, today: dt.date, *, under: str = "") -> Section:
     qs = visible_wishes(user).filter(status__in=(WishStatus.COLLECTED, WishStatus.ESCALATED))
     if under:
         qs = qs.filter(area_path__startswith=under)
-    return section(
+    shown = section(
         "wishes",
         "微心愿待认领",
         qs.select_related("area").order_by("created_at", "pk"),
@@ -69,6 +69,8 @@ def wishes_waiting(user: Any, today: dt.date, *, under: str = "") -> Section:
         empty="没有待认领的微心愿",
         more_url=f"{WISHES}?status=collected",
     )
+    shown.action = ("收集心愿", reverse("community:wish_new"))
+    return shown
 
 
 def wishes_claimed_by(user: Any, person: Any, today: dt.date) -> Section:
@@ -188,7 +190,7 @@ def my_wishes(user: Any, person: Any, today: dt.date) -> Section:
     if person is not None:
         qs = visible_wishes(user).filter(Q(beneficiary=person) | Q(created_by=user))
     open_first = Q(status__in=(WishStatus.COLLECTED, WishStatus.CLAIMED))
-    return section(
+    shown = section(
         "my_wishes",
         "我的心愿",
         qs.select_related("area")
@@ -198,6 +200,8 @@ def my_wishes(user: Any, person: Any, today: dt.date) -> Section:
         empty="您还没有许下心愿",
         more_url="/m/wishes/",
     )
+    shown.action = ("许个心愿", reverse("community:phone_wish_new"))
+    return shown
 
 
 def topics_to_vote(user: Any, person: Any, now: dt.datetime) -> Section:
