@@ -105,20 +105,29 @@ def frame_from_db(today: dt.date) -> Frame:
             by_path[path].staff = by_path[path].staff or user
         elif role == Role.GRID_WORKER:
             grids.setdefault(path, user)
+    # adults, not the demo accounts' own people; the living-residents index serves the
+    # path's range (a filter on the user column would make SQLite walk its index instead)
+    accounts = set(Person.objects.filter(user__isnull=False).values_list("pk", flat=True))
+    oldest, youngest = _years_ago(today, 85), _years_ago(today, 18)
     for c in communities:
         c.street_leader = streets.get(c.street)
         c.residents = [
             Resident(pk, name, path)
-            for pk, name, path in Person.objects.filter(
-                death_date__isnull=True,
-                user__isnull=True,
-                area__kind=AreaKind.UNIT,
-                area_path__startswith=c.path,
+            for pk, name, path, born in Person.objects.filter(
+                death_date__isnull=True, area_path__startswith=c.path
             )
             .order_by("pk")
-            .values_list("pk", "name", "area_path")[:RESIDENTS_PER_COMMUNITY]
+            .values_list("pk", "name", "area_path", "birth_date")[:RESIDENTS_PER_COMMUNITY]
+            if pk not in accounts and born is not None and oldest < born <= youngest
         ]
     return Frame(county.pk, county.path, county.code, admin, communities, grids, today)
+
+
+def _years_ago(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
 
 
 def _community_of(path: str) -> str:
