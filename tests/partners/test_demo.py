@@ -222,7 +222,7 @@ def test_the_canteen_runs_with_a_year_of_history(demo: dict[str, Any]) -> None:
     assert span > dt.timedelta(days=300)
     assert Evaluation.objects.filter(project=canteen).count() == 4
     ratings = list(canteen.feedback.values_list("rating", flat=True))
-    assert ratings and sum(r >= 4 for r in ratings) / len(ratings) > 0.7
+    assert ratings and sum(r >= 4 for r in ratings) / len(ratings) > 0.6  # mostly 4-5
     assert canteen.partner.status == PartnerStatus.ACTIVE
     assert canteen.agreements.get().status == AgreementStatus.ACTIVE
 
