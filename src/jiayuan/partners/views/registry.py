@@ -10,6 +10,7 @@ list starts from the user's scope; a partner outside it is a 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -232,8 +233,30 @@ def partner_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "partners/registry/detail.html", _detail_context(request, partner))
 
 
-def _rerender(request: HttpRequest, partner: Partner, **forms: Any) -> HttpResponse:
-    context = _detail_context(request, partner, **forms)
+def _sub_form(
+    request: HttpRequest,
+    pk: int,
+    form: Any,
+    name: str,
+    action: Callable[[Any, Partner, dict[str, Any]], Any],
+    done: str,
+) -> HttpResponse:
+    """A form of the partner's page (qualification, contact, document): run ``action``
+    and go back to the page, or show the page again with the form's errors (422). A
+    refusal that is no input error (404, 403, the frozen 409) answers with its own page."""
+    user: Any = request.user
+    partner = registry.get_partner(user, pk)
+    if form.is_valid():
+        try:
+            action(user, partner, form.cleaned_data)
+        except BilingualError as exc:
+            if exc.status in (403, 404, 409):
+                raise
+            add_error(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect("partners:partner", pk=partner.pk)
+    context = _detail_context(request, partner, **{name: form})
     return render(request, "partners/registry/detail.html", context, status=422)
 
 
@@ -241,40 +264,22 @@ def _rerender(request: HttpRequest, partner: Partner, **forms: Any) -> HttpRespo
 @page
 def qualification_new(request: HttpRequest, pk: int) -> HttpResponse:
     """登记资质."""
-    user: Any = request.user
-    partner = registry.get_partner(user, pk)
-    form = QualificationForm(request.POST)
-    if form.is_valid():
-        try:
-            registry.add_qualification(user, partner, **form.cleaned_data)
-        except BilingualError as exc:
-            if exc.status in (403, 404, 409):
-                raise
-            add_error(form, exc)
-        else:
-            messages.success(request, "已登记资质。")
-            return redirect("partners:partner", pk=partner.pk)
-    return _rerender(request, partner, qualification_form=form)
+    return _sub_form(
+        request, pk, QualificationForm(request.POST), "qualification_form",
+        lambda user, partner, data: registry.add_qualification(user, partner, **data),
+        "已登记资质。",
+    )  # fmt: skip
 
 
 @require_POST
 @page
 def contact_new(request: HttpRequest, pk: int) -> HttpResponse:
     """登记联系人."""
-    user: Any = request.user
-    partner = registry.get_partner(user, pk)
-    form = ContactForm(request.POST)
-    if form.is_valid():
-        try:
-            registry.add_contact(user, partner, **form.cleaned_data)
-        except BilingualError as exc:
-            if exc.status in (403, 404, 409):
-                raise
-            add_error(form, exc)
-        else:
-            messages.success(request, "已登记联系人。")
-            return redirect("partners:partner", pk=partner.pk)
-    return _rerender(request, partner, contact_form=form)
+    return _sub_form(
+        request, pk, ContactForm(request.POST), "contact_form",
+        lambda user, partner, data: registry.add_contact(user, partner, **data),
+        "已登记联系人。",
+    )  # fmt: skip
 
 
 @never_cache
@@ -296,23 +301,13 @@ def contact_reveal(request: HttpRequest, pk: int, contact_pk: int) -> HttpRespon
 @page
 def document_new(request: HttpRequest, pk: int) -> HttpResponse:
     """上传文件."""
-    user: Any = request.user
-    partner = registry.get_partner(user, pk)
-    form = DocumentForm(request.POST, request.FILES)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            documents.save_document(
-                user, data["file"], kind=data["kind"], title=data["title"], partner=partner
-            )
-        except BilingualError as exc:
-            if exc.status in (403, 404, 409):
-                raise
-            add_error(form, exc)
-        else:
-            messages.success(request, "已上传文件。")
-            return redirect("partners:partner", pk=partner.pk)
-    return _rerender(request, partner, document_form=form)
+    return _sub_form(
+        request, pk, DocumentForm(request.POST, request.FILES), "document_form",
+        lambda user, partner, data: documents.save_document(
+            user, data["file"], kind=data["kind"], title=data["title"], partner=partner
+        ),
+        "已上传文件。",
+    )  # fmt: skip
 
 
 @page
