@@ -3,11 +3,12 @@
 One function so the page and the API can never disagree. Every count starts from
 ``visible_to(user)``, optionally narrowed to one area's subtree.
 
-The living residents are read once per request: :func:`census` groups them by area path
-in one query (residents, party members and the birth-date thresholds of the age bands
-per path), and the totals (:func:`counts`), the age structure (:func:`age_structure`)
-and the per-child counts of area tables (``area_views.child_counts``) are sums over
-its rows. At county scale each of those used to scan the 150,000 residents on its own.
+The living residents are grouped once per request: :func:`census` groups them by area
+path in one query (residents, party members and the birth-date thresholds of the age
+bands per path), and the age structure (:func:`age_structure`), the per-child counts of
+area tables (``area_views.child_counts``) and, once a census is read, the totals
+(:func:`counts`) are sums over its rows. At county scale each of those used to scan the
+150,000 residents on its own; the totals alone (the API) stay two plain counts.
 """
 
 from __future__ import annotations
@@ -99,7 +100,20 @@ def counts(user: Any, under: str = "") -> dict[str, int]:
         communities=Count("pk", filter=Q(kind=AreaKind.COMMUNITY)),
         grids=Count("pk", filter=Q(kind=AreaKind.GRID)),
     )
-    people = census(user, under, today).totals(under)
+    kept = _kept_census(user, under, today)
+    if kept is not None:
+        people = kept.totals(under)
+    else:
+        # Counted alone (the API, the screen, an area's figures), two plain counts cost
+        # a third of the census's grouping; the census is read by what needs it.
+        people = (
+            scoped(Person)
+            .filter(death_date__isnull=True)
+            .aggregate(
+                residents=Count("pk"),
+                party_members=Count("pk", filter=Q(political_status__in=PARTY)),
+            )
+        )
     result: dict[str, int] = {
         "streets": areas["streets"],
         "communities": areas["communities"],
@@ -224,22 +238,28 @@ def _request_store() -> dict[tuple[Any, ...], Census] | None:
     return held[1]
 
 
+def _kept_census(user: Any, under: str, today: dt.date) -> Census | None:
+    """A census this request already read that holds every row of ``under``: read under
+    a prefix of it, or covering the user's whole scope."""
+    store = _request_store()
+    for (pk, day, done_under), found in (store or {}).items():
+        if pk != user.pk or day != today:
+            continue
+        if under.startswith(done_under) or all(p.startswith(done_under) for p in scope_paths(user)):
+            return found
+    return None
+
+
 def census(user: Any, under: str = "", today: dt.date | None = None) -> Census:
     """The living residents ``user`` sees under the area path ``under``, grouped by area
-    path in one query; within a request, a census already read that holds every row of
-    this one (read under a prefix of ``under``, or covering the user's whole scope) is
-    reused."""
+    path in one query; within a request a census already read that holds them all is
+    reused (:func:`_kept_census`)."""
     today = today or timezone.localdate()
-    store = _request_store()
-    if store is not None:
-        for (pk, day, done_under), found in store.items():
-            if pk != user.pk or day != today:
-                continue
-            if under.startswith(done_under) or all(
-                p.startswith(done_under) for p in scope_paths(user)
-            ):
-                return found
+    kept = _kept_census(user, under, today)
+    if kept is not None:
+        return kept
     result = _read_census(user, under, today)
+    store = _request_store()
     if store is not None:
         store[(user.pk, today, under)] = result
     return result
