@@ -242,3 +242,30 @@ def test_decide_needs_supervise_in_scope(
     with pytest.raises(ValidationFailed):
         credit.decide(users["admin"], proposed, decision="decided", reasons="  ")
     assert Dismissal.objects.get(pk=proposed.pk).status == DismissalStatus.PROPOSED
+
+
+def test_dismissal_frees_the_space_for_another_project(
+    make_partner: Any, make_agreement: Any, community_area: Any, users: dict[str, Any]
+) -> None:
+    from jiayuan.community.models import Room
+    from jiayuan.partners import projects
+
+    # given a partner's project holding a room of the community under an agreement
+    room = Room.objects.filter(area_path__startswith=community_area.path).order_by("pk").first()
+    assert room is not None
+    partner = make_partner(community_area)
+    agreement = make_agreement(partner, warning=80, dismissal=60)
+    agreement.project.room = room
+    agreement.project.save()
+    staff = users["community"]
+    again = projects.ProjectInput(
+        name="新的助餐点", content="长者助餐", area_id=community_area.pk, room_id=room.pk,
+        price_class="free",
+    )  # fmt: skip
+    with pytest.raises(Conflict):  # the room holds a live project
+        projects.propose(staff, again)
+    # when the partner is dismissed
+    credit.record(partner, -40, NEG, evidence="feedback:1")
+    credit.decide(staff, partner.dismissals.get(), decision="decided", reasons="清退")
+    # then the room takes another project
+    assert projects.propose(staff, again).room == room
