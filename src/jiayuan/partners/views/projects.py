@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
@@ -404,10 +405,13 @@ def _call_page(
     panel = calls.panel_of(call)
     ranked = calls.ranking(call)
     keys = [c["key"] for c in call.criteria]
+    # the panel, and anyone else whose scores are on record (a panel changed since)
+    scored = {rid for row in ranked for rid in row.scores} - {m.pk for m in panel}
+    reviewers = panel + list(get_user_model().objects.filter(pk__in=scored).order_by("pk"))
     for row in ranked:
         row.reviews = [  # type: ignore[attr-defined]
             {"reviewer": m, "scores": [row.scores.get(m.pk, {}).get(k) for k in keys]}
-            for m in panel
+            for m in reviewers
         ]
         row.mean_list = [calls.shown(row.means[k]) for k in keys]  # type: ignore[attr-defined]
     live = project.status == ProjectStatus.OPEN and project.stage == Stage.CALL
