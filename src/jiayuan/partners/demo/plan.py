@@ -376,6 +376,25 @@ class Planner:
                 kind = kinds[j] if j < len(kinds) else rng.choices(kinds, weights)[0]
                 self._partner(ci, community, kind, talents[j] if j < len(talents) else None)
 
+    @staticmethod
+    def _org_name(kind: str, short: str, stem: str) -> str:
+        return f"汶上县{short}{stem}" if kind == PartnerKind.SOCIAL_ORG else f"{short}{stem}"
+
+    def _fit(self, idx: int, project: ProjectPlan, stem: str) -> None:
+        """Name the partner a project is meant for after what it does (unless another
+        partner has that name)."""
+        partner = self.plan.partners[idx]
+        fit, services = texts.FIT.get(stem, ("", ""))
+        if not fit:
+            return
+        short = _short(self.frame.communities[project.community])
+        if partner.kind == PartnerKind.TALENT:
+            name = f"{partner.legal_representative}（{fit}）"
+        else:
+            name = self._org_name(partner.kind, short, fit)
+        if all(p.name != name for p in self.plan.partners):
+            partner.name, partner.services = name, services
+
     def _partner(self, ci: int, community: Community, kind: str, resident: Any) -> None:
         rng = self.rng
         short = _short(community)
@@ -387,12 +406,11 @@ class Planner:
         else:
             if kind == PartnerKind.TALENT:
                 kind = PartnerKind.VOLUNTEER_TEAM
-            stem = rng.choice(texts.PARTNER_NAMES[kind])
-            name = f"汶上县{short}{stem}" if kind == PartnerKind.SOCIAL_ORG else f"{short}{stem}"
             taken = {p.name for p in self.plan.partners}
-            k = 2
-            while name in taken:
-                name, k = f"{name.rstrip('0123456789')}{k}", k + 1
+            stems = list(texts.PARTNER_NAMES[kind])
+            rng.shuffle(stems)
+            names = [self._org_name(kind, short, stem) for stem in stems]
+            name = next((n for n in names if n not in taken), f"{names[0]}（二部）")
             lead = rng.choice(community.residents).name if community.residents else "王建国"
         uscc = ""
         if kind in USCC_AUTHORITY:
@@ -495,7 +513,7 @@ class Planner:
             return
         approved = created + dt.timedelta(days=rng.randint(5, 10), hours=5)
         self._decide(pi, Stage.PROPOSAL, approved, "符合社区需求，场地可用，同意立项。")
-        self._call(pi, project, preferred, stage, approved)
+        self._call(pi, project, preferred, stage, approved, stem)
         if stage == Stage.CALL:
             return
         agreement = self._agreement(pi, project, start, signed=stage != Stage.AGREEMENT)
@@ -521,8 +539,9 @@ class Planner:
 
     # --- 发包 ------------------------------------------------------------------------------
     def _call(
-        self, pi: int, project: ProjectPlan, preferred: str, stage: str, approved: dt.datetime
-    ) -> None:
+        self, pi: int, project: ProjectPlan, preferred: str, stage: str, approved: dt.datetime,
+        stem: str,
+    ) -> None:  # fmt: skip
         rng = self.rng
         community = self.frame.communities[project.community]
         opens = approved + dt.timedelta(days=2)
@@ -555,6 +574,9 @@ class Planner:
         n = min(len(pool), rng.randint(3, 6))
         chosen = rng.sample(favoured, min(len(favoured), 1)) if favoured else []
         chosen += rng.sample([i for i in pool if i not in chosen], n - len(chosen))
+        meant = chosen[0] if favoured else None  # the partner the project was made for
+        if meant is not None:
+            self._fit(meant, project, stem)
         first_app = len(self.plan.applications)
         for partner in chosen:
             price = None
@@ -572,7 +594,7 @@ class Planner:
         apps = self.plan.applications[first_app:]
         scored = closes + dt.timedelta(days=1, hours=3)
         for a in apps:
-            bonus = 8 if self.plan.partners[a.partner].kind == preferred else 0
+            bonus = 10 if a.partner == meant else 0
             for reviewer in panel:
                 a.scores[reviewer] = {
                     str(c["key"]): Decimal(min(100, rng.randint(62, 90) + bonus))
