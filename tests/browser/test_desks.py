@@ -86,8 +86,10 @@ def escalated_alarm(site: Site) -> str:
         "from jiayuan.iot import lifecycle\n"
         "from jiayuan.iot.models import Alarm, AlarmRule, Device\n"
         "grid = get_user_model().objects.get(username='grid').memberships.get().area\n"
-        "device = Device.objects.filter(area_path__startswith=grid.path,"
-        " device_type__code='smoke').order_by('serial').first()\n"
+        # not a smoke detector: the console's and the screen's tests wait for their own
+        # alarm on the grid's first and last smoke detectors
+        "device = Device.objects.filter(area_path__startswith=grid.path)"
+        ".exclude(device_type__code='smoke').order_by('serial').first()\n"
         "rule = AlarmRule.objects.get(code='tamper')\n"
         "Alarm.objects.filter(device=device, rule=rule).delete()\n"
         "alarm, _ = lifecycle.raise_alarm(device, rule, at=timezone.now(),"
