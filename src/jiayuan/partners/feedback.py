@@ -255,7 +255,9 @@ def verify(actor: Any, feedback_id: int, *, upheld: Any, note: str = "") -> Feed
         )
     with transaction.atomic():
         locked = (
-            Feedback.objects.select_for_update().select_related("project__partner").get(pk=row.pk)
+            Feedback.objects.select_for_update(of=("self",))
+            .select_related("project__partner")
+            .get(pk=row.pk)
         )
         if locked.verified_at is not None:
             raise Conflict("这条评价已核实", "this feedback is verified already")

@@ -554,7 +554,7 @@ def penalise_overdue(today: dt.date | None = None) -> int:
     for pk in list(overdue_findings(today).values_list("pk", flat=True)):
         with transaction.atomic():
             finding = (
-                Finding.objects.select_for_update()
+                Finding.objects.select_for_update(of=("self",))
                 .select_related("project__partner")
                 .filter(pk=pk, penalised=False, rectified_at__isnull=True)
                 .first()
