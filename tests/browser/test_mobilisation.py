@@ -57,6 +57,7 @@ def test_a_grid_worker_acknowledges_and_checks_in_from_the_phone(
 
     # --- the community staff start a mobilisation at the grid's centre
     login(staff, site, "community")
+    staff.get_by_test_id("nav-command-menu").click()
     staff.get_by_test_id("nav-command").click()
     staff.wait_for_url(site.url + "/command/mobilisations/")
     staff.get_by_test_id("mobilisation-new").click()

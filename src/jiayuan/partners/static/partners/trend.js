@@ -12,12 +12,18 @@
     if (!el || !source || typeof echarts === "undefined") { return; }
     var data = JSON.parse(source.textContent);
     var chart = echarts.init(el, null, { renderer: "svg" });
+    // one quarter is one point per line: draw the points (filled) and label them, or the
+    // chart shows its axes and nothing else
+    var single = data.quarters.length === 1;
     var series = [{ name: "总分", type: "line", data: data.totals, lineStyle: { width: 3 },
-                    symbolSize: 8 }];
+                    symbol: "circle", symbolSize: 9, showSymbol: true,
+                    label: { show: single, position: "top" } }];
     data.dimensions.forEach(function (d) {
-      series.push({ name: d.name, type: "line", data: d.data, lineStyle: { type: "dashed" } });
+      series.push({ name: d.name, type: "line", data: d.data, lineStyle: { type: "dashed" },
+                    symbol: "circle", symbolSize: 6, showSymbol: true });
     });
     chart.setOption({
+      animation: false,  // drawn at once: a screenshot or a reader never meets a half chart
       color: COLOURS,
       grid: { left: 8, right: 8, top: 36, bottom: 4, containLabel: true },
       tooltip: { trigger: "axis", renderMode: "richText" },
