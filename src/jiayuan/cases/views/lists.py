@@ -15,7 +15,6 @@ from .. import queries
 from ..forms import (
     CaseFilterForm,
 )
-from ..queries import tab_querysets as tab_querysets  # its old home; callers may move
 from .common import decorate
 
 PER_PAGE = 20
