@@ -102,9 +102,6 @@ def population(user: Any, path: str, today: dt.date) -> dict[str, Any]:
         t.pk: t
         for t in Tag.objects.filter(category__in=SPECIAL_CATEGORIES).order_by("category", "pk")
     }
-    by_scope: dict[bool, list[int]] = {True: [], False: []}
-    for pk, t in tags.items():
-        by_scope[t.scope == TagScope.HOUSEHOLD].append(pk)
     held: dict[int, int] = {}
     person_rows = (
         _under(PersonTag.objects.visible_to(user), path)
