@@ -33,6 +33,7 @@ from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed, scope_q
 from jiayuan.org.choices import AreaKind
+from jiayuan.org.paths import ancestor_path
 from jiayuan.people.models import Person
 
 from . import credit, stages
@@ -55,11 +56,6 @@ def serving_q(path: str, field: str = "area_path") -> Q:
     """Projects serving the area at ``path``: held in it, or in an area above it (a
     street's project serves its communities)."""
     return Q(**{f"{field}__startswith": path}) | Q(**{f"{field}__in": ancestors(path)})
-
-
-def community_of(path: str) -> str | None:
-    parts = [p for p in path.split("/") if p]
-    return "/".join(parts[:3]) + "/" if len(parts) >= 3 else None
 
 
 def projects_for_resident(user: Any) -> QuerySet[Project]:
@@ -162,7 +158,10 @@ def record_visit(
     )
     if person is None:
         raise NotFound("居民不存在", "resident not found")
-    community = community_of(person.area_path)
+    try:
+        community: str | None = ancestor_path(person.area_path, AreaKind.COMMUNITY)
+    except ValueError:  # registered above a community
+        community = None
     project = None
     if community is not None:
         project = (
