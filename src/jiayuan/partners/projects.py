@@ -38,7 +38,7 @@ from jiayuan.org.models import Area
 
 from . import stages
 from .choices import DocumentKind, PriceClass, ProjectStatus, Stage
-from .models import Document, Fund, Project, StageDecision
+from .models import Document, Fund, Project
 
 MAX_ID = 2**63 - 1
 #: The groups a project may serve: the short 一老一小 labels of the community services.
@@ -161,14 +161,6 @@ def space_label(project: Project) -> str:
     if project.room_id and project.room is not None:
         return f"{project.room.position.name} · {project.room.name}"
     return project.position.name if project.position is not None else ""
-
-
-def decisions_of(project: Project) -> list[StageDecision]:
-    return list(project.decisions.select_related("decided_by").order_by("decided_at", "pk"))
-
-
-def documents_of(project: Project) -> list[Document]:
-    return list(project.documents.order_by("created_at", "pk"))
 
 
 def fund_balance(fund: Fund, *, exclude: int | None = None) -> Decimal:
