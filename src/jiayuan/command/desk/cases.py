@@ -12,7 +12,7 @@ from django.db.models import F, QuerySet
 from django.urls import reverse
 
 from jiayuan.cases import queries
-from jiayuan.cases.choices import OPEN_STATUSES, Level, Light
+from jiayuan.cases.choices import OPEN_STATUSES, Light
 from jiayuan.cases.models import Case
 from jiayuan.cases.sla import light_for
 from jiayuan.core.calendar import WorkClock
@@ -117,10 +117,3 @@ def my_requests(person: Any, now: dt.datetime) -> Section:
     shown = section("my_requests", "我的诉求", ordered, item, empty="您还没有反映过诉求")
     shown.action = ("我要反映", reverse("cases:report"))
     return shown
-
-
-LEVELS_OF_ROLE = {
-    "community_staff": (Level.COMMUNITY,),
-    "street_leader": (Level.STREET,),
-    "county_admin": (Level.STREET, Level.DEPARTMENT),
-}
