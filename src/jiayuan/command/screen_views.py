@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from jiayuan.core.errors import NotFound
 from jiayuan.core.views import page
@@ -46,10 +46,6 @@ def screen(request: HttpRequest, area_id: int) -> HttpResponse:
     user: Any = request.user
     area = screen_panels.screen_area(user, area_id)
     data = screen_panels.panels(user, area)
-    try:  # the live stream's address belongs to the live part of the screen
-        live_url = reverse("command:screen_live", args=[area.pk])
-    except NoReverseMatch:
-        live_url = ""
     return render(
         request,
         "command/screen.html",
@@ -57,7 +53,6 @@ def screen(request: HttpRequest, area_id: int) -> HttpResponse:
             "area": area,
             "panels": data,
             "crumbs": _crumbs(user, area),
-            "live_url": live_url,
             "panels_url": f"{reverse('api:screen_panels')}?area={area.pk}",
         },
     )
