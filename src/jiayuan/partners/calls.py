@@ -43,7 +43,7 @@ from jiayuan.core.scoping import path_allowed
 from . import stages
 from .choices import CallStatus, DocumentKind, PartnerStatus, PriceClass, Stage
 from .models import Application, Call, Document, PanelScore, Partner, Project
-from .projects import amount, check_id, ensure_may_act, get_project
+from .projects import amount, check_id, ensure_may_act, get_project, paths_above
 
 MAX_CRITERIA = 10
 MAX_PANEL = 15
@@ -298,7 +298,7 @@ def open_call(
 def _partner(user: Any, partner_id: Any, project: Project) -> Partner:
     """A partner registered in the user's scope or with an area above the project's (a
     street's partners serve its communities)."""
-    above = [project.area_path[: i + 1] for i, ch in enumerate(project.area_path) if ch == "/"]
+    above = paths_above(project.area_path)
     qs = Partner.objects.filter(pk=check_id(partner_id))
     if user is not None:
         qs = qs.filter(Q(area_path__in=above) | Q(pk__in=Partner.objects.visible_to(user)))

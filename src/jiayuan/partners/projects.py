@@ -385,12 +385,16 @@ def create_fund(user: Any, *, area_id: Any, year: Any, name: Any, amount_value: 
     return fund
 
 
+def paths_above(path: str) -> list[str]:
+    """``path`` and the paths of every area above it (``370830/``, ``370830/001/``, …)."""
+    return [path[: i + 1] for i, ch in enumerate(path) if ch == "/"]
+
+
 def funds_for(user: Any, area_path: str = "") -> QuerySet[Fund]:
     """The funds ``user`` sees (those covering ``area_path``, when given), newest first."""
     qs = Fund.objects.visible_to(user)
     if area_path:
-        prefixes = [area_path[: i + 1] for i, ch in enumerate(area_path) if ch == "/"]
-        qs = qs.filter(area_path__in=prefixes)
+        qs = qs.filter(area_path__in=paths_above(area_path))
     return qs.order_by("-year", "area_path", "name")
 
 

@@ -386,8 +386,7 @@ def call_index(request: HttpRequest) -> HttpResponse:
 def _applicants(user: Any, call: Call) -> list[Partner]:
     """Partners in good standing who may still apply: registered in the user's scope or
     above the project (a street's partners)."""
-    path = call.area_path
-    above = [path[: i + 1] for i, ch in enumerate(path) if ch == "/"]
+    above = projects.paths_above(call.area_path)
     return list(
         Partner.objects.filter(Q(area_path__in=above) | Q(pk__in=Partner.objects.visible_to(user)))
         .filter(status__in=[PartnerStatus.ACTIVE, PartnerStatus.WARNED])

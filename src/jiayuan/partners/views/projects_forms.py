@@ -13,7 +13,7 @@ from jiayuan.core.roles import ROLE_PERMS, Perm
 from jiayuan.org.models import Area, Membership
 
 from ..choices import Decision, PriceClass
-from ..projects import GROUPS, STAGE_KINDS
+from ..projects import GROUPS, STAGE_KINDS, paths_above
 
 TEXT = {"class": "form-control"}
 SELECT = {"class": "form-select"}
@@ -138,7 +138,7 @@ def panel_candidates(path: str) -> list[Any]:
     """The users who see a project at ``path`` (VIEW at it or above): its possible panel."""
     from django.contrib.auth import get_user_model
 
-    above = [path[: i + 1] for i, ch in enumerate(path) if ch == "/"]
+    above = paths_above(path)
     roles = [r for r, perms in ROLE_PERMS.items() if Perm.VIEW in perms]
     ids = Membership.objects.filter(active=True, area_path__in=above, role__in=roles).values(
         "user_id"
