@@ -39,7 +39,6 @@ from jiayuan.cases.choices import Step as CaseStep
 from jiayuan.cases.machine import OTHER_EVENTS, TRANSITIONS
 from jiayuan.cases.models import CaseEvent
 from jiayuan.cases.sla import light_for
-from jiayuan.core import geo
 from jiayuan.core.calendar import WorkClock
 from jiayuan.core.scoping import scope_q
 from jiayuan.iot.choices import AlarmStatus, Severity
@@ -47,7 +46,7 @@ from jiayuan.iot.models import Alarm
 from jiayuan.org.models import Area
 
 from ..models import MobilisationEvent
-from .layers import LIGHT_LABELS, alarm_feature
+from .layers import LIGHT_LABELS, alarm_feature, case_feature
 
 MAX_ID = 2**63 - 1
 #: Rows read per table and poll; a burst larger than this is served over several polls.
@@ -198,19 +197,7 @@ def case_event(event: CaseEvent, clock: WorkClock | None = None) -> dict[str, An
     else:
         data["text"] = f"{case.number} {action_label} → {data['status_label']}"
     if case.lat is not None and case.lng is not None:
-        data["feature"] = geo.feature(
-            geo.point(round(case.lat, 6), round(case.lng, 6)),
-            {
-                "id": case.pk,
-                "number": case.number,
-                "title": case.title,
-                "status": case.status,
-                "status_label": str(statuses.get(case.status, case.status)),
-                "light": light,
-                "light_label": LIGHT_LABELS.get(light, ""),
-                "at": timezone.localtime(case.received_at).strftime("%m-%d %H:%M"),
-            },
-        )
+        data["feature"] = case_feature(case, light, statuses)
     return data
 
 

@@ -211,23 +211,27 @@ def cases(user: Any, area: Area) -> geo.GeoJSON:
     limited = len(rows) > CASES_MAX
     rows = with_lights(rows[:CASES_MAX])
     statuses = dict(CaseStatus.choices)
-    features = [
-        geo.feature(
-            _point(c.lat, c.lng),  # type: ignore[arg-type]
-            {
-                "id": c.pk,
-                "number": c.number,
-                "title": c.title,
-                "status": c.status,
-                "status_label": str(statuses.get(c.status, c.status)),
-                "light": c._light,  # type: ignore[attr-defined]
-                "light_label": LIGHT_LABELS.get(c._light, ""),  # type: ignore[attr-defined]
-                "at": _when(c.received_at),
-            },
-        )
-        for c in rows
-    ]
+    features = [case_feature(c, c._light, statuses) for c in rows]  # type: ignore[attr-defined]
     return _collection(features, link=reverse("cases:detail", args=[0]), limited=limited)
+
+
+def case_feature(case: Case, light: str, statuses: dict[str, Any] | None = None) -> geo.GeoJSON:
+    """One placed case as a map feature with its traffic ``light`` (also what the live
+    stream sends for a case's intake or step)."""
+    labels = statuses or dict(CaseStatus.choices)
+    return geo.feature(
+        _point(case.lat, case.lng),  # type: ignore[arg-type]
+        {
+            "id": case.pk,
+            "number": case.number,
+            "title": case.title,
+            "status": case.status,
+            "status_label": str(labels.get(case.status, case.status)),
+            "light": light,
+            "light_label": LIGHT_LABELS.get(light, ""),
+            "at": _when(case.received_at),
+        },
+    )
 
 
 # --- alarms -----------------------------------------------------------------------------
