@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from jiayuan.community.models import Room, ServicePosition
 from jiayuan.community.rooms import clean_text, parse_hours
@@ -38,7 +38,7 @@ from jiayuan.org.models import Area
 
 from . import stages
 from .choices import DocumentKind, PriceClass, ProjectStatus, Stage
-from .models import Document, Fund, Project
+from .models import Agreement, Call, Document, Fund, Project, StageDecision
 
 MAX_ID = 2**63 - 1
 #: The groups a project may serve: the short 一老一小 labels of the community services.
@@ -132,6 +132,25 @@ def visible_projects(user: Any) -> QuerySet[Project]:
 
 def with_related(qs: QuerySet[Project]) -> QuerySet[Project]:
     return qs.select_related("area", "position", "room", "room__position", "partner", "fund")
+
+
+def with_history(qs: QuerySet[Project]) -> QuerySet[Project]:
+    """``with_related`` plus a project's decisions, documents, calls and agreements, each
+    in its order (a project's page and its API detail)."""
+    return with_related(qs).prefetch_related(
+        Prefetch(
+            "decisions",
+            queryset=StageDecision.objects.select_related("decided_by").order_by(
+                "decided_at", "pk"
+            ),
+        ),
+        Prefetch("documents", queryset=Document.objects.order_by("created_at", "pk")),
+        Prefetch("calls", queryset=Call.objects.order_by("opens_at", "pk")),
+        Prefetch(
+            "agreements",
+            queryset=Agreement.objects.select_related("partner").order_by("starts_on", "pk"),
+        ),
+    )
 
 
 def get_project(user: Any, pk: Any, *, for_update: bool = False) -> Project:

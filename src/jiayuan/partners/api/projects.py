@@ -14,7 +14,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch
 from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
@@ -24,7 +23,7 @@ from jiayuan.core.schemas import Page, PageParams
 
 from .. import agreements, calls, documents, projects, stages
 from ..choices import ProjectStatus, Stage
-from ..models import Agreement, Call, Document, Fund, Project, StageDecision
+from ..models import Agreement, Document, Fund, Project, StageDecision
 
 router = Router(tags=["红色合伙人 · 项目 / partner projects"])
 
@@ -308,20 +307,7 @@ def agreement_out(a: Agreement) -> dict[str, Any]:
 
 
 def project_detail(user: Any, pk: int) -> dict[str, Any]:
-    qs = projects.with_related(projects.visible_projects(user)).prefetch_related(
-        Prefetch(
-            "decisions",
-            queryset=StageDecision.objects.select_related("decided_by").order_by(
-                "decided_at", "pk"
-            ),
-        ),
-        Prefetch("documents", queryset=Document.objects.order_by("created_at", "pk")),
-        Prefetch("calls", queryset=Call.objects.order_by("opens_at", "pk")),
-        Prefetch(
-            "agreements",
-            queryset=Agreement.objects.select_related("partner").order_by("starts_on", "pk"),
-        ),
-    )
+    qs = projects.with_history(projects.visible_projects(user))
     project = qs.filter(pk=_id(pk)).first()
     if project is None:
         raise NotFound("项目不存在", "project not found")

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -31,7 +31,7 @@ from jiayuan.org.models import Area
 
 from .. import agreements, calls, documents, projects, stages
 from ..choices import STAGE_ORDER, CallStatus, PartnerStatus, ProjectStatus, Stage
-from ..models import Agreement, Call, Document, Partner, StageDecision
+from ..models import Call, Document, Partner
 from .projects_forms import (
     ApplicationForm,
     CallForm,
@@ -171,20 +171,7 @@ def _project_page(
     request: HttpRequest, pk: int, forms: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
     user: Any = request.user
-    qs = projects.with_related(projects.visible_projects(user)).prefetch_related(
-        Prefetch(
-            "decisions",
-            queryset=StageDecision.objects.select_related("decided_by").order_by(
-                "decided_at", "pk"
-            ),
-        ),
-        Prefetch("documents", queryset=Document.objects.order_by("created_at", "pk")),
-        Prefetch("calls", queryset=Call.objects.order_by("opens_at", "pk")),
-        Prefetch(
-            "agreements",
-            queryset=Agreement.objects.select_related("partner").order_by("starts_on", "pk"),
-        ),
-    )
+    qs = projects.with_history(projects.visible_projects(user))
     project = qs.filter(pk=projects.check_id(pk)).first()
     if project is None:
         raise NotFound()
