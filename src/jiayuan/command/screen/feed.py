@@ -47,8 +47,8 @@ from jiayuan.org.models import Area
 
 from ..models import MobilisationEvent
 from .layers import LIGHT_LABELS, alarm_feature, case_feature
+from .panels import MAX_ID
 
-MAX_ID = 2**63 - 1
 #: Rows read per table and poll; a burst larger than this is served over several polls.
 BATCH = 200
 #: How long an id below the highest seen is awaited before it counts as never coming.

@@ -57,10 +57,7 @@ from jiayuan.people.choices import ForceKind
 
 from .. import duty
 from ..models import DutyShift
-
-MAX_ID = 2**63 - 1
-#: The kinds of area a screen (and so a layer) is drawn for.
-SCREEN_KINDS = (AreaKind.COUNTY, AreaKind.STREET, AreaKind.COMMUNITY)
+from .panels import MAX_ID, SCREEN_KINDS
 
 #: The layers in the order of the map's layer control, with their labels and whether
 #: they are shown when the screen opens.
