@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from jiayuan.core.api import acting_user, paginate, responses
+from jiayuan.core.errors import MAX_ROW_ID as MAX_ID
 from jiayuan.core.errors import NotFound, ValidationFailed
 from jiayuan.core.roles import Perm
 from jiayuan.core.schemas import Page, PageParams
@@ -25,8 +26,6 @@ from . import duty, mobilise
 from .models import Member, Mobilisation, MobilisationEvent, MobilisationStatus
 
 router = Router(tags=["指挥调度 · 一键调度 / mobilisation"])
-
-MAX_ID = 2**63 - 1
 
 
 class PointIn(Schema):

@@ -22,10 +22,8 @@ from django.views.decorators.http import require_POST
 
 from jiayuan.cases import queries, services
 from jiayuan.cases.views.common import decorate
-from jiayuan.core.errors import BilingualError
+from jiayuan.core.errors import BilingualError, row_id
 from jiayuan.core.views import page
-
-from .views import _id
 
 #: Rows shown per list; the rest are in the staff inbox (/cases/?tab=…).
 SHOWN = 30
@@ -63,7 +61,7 @@ def phone_orders(request: HttpRequest) -> HttpResponse:
 def phone_accept(request: HttpRequest, case_id: int) -> HttpResponse:
     """One tap: accept a case dispatched to the user (the case action ``accept``)."""
     try:
-        case = services.perform(_id(case_id), "accept", actor=request.user)
+        case = services.perform(row_id(case_id), "accept", actor=request.user)
     except BilingualError as exc:
         return _page(request, exc)
     messages.success(request, f"已接单 {case.number}")

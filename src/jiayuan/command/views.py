@@ -15,7 +15,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from jiayuan.cases.queries import tab_querysets
-from jiayuan.core.errors import BilingualError, NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.errors import (
+    MAX_ROW_ID,
+    BilingualError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    row_id,
+)
 from jiayuan.core.geo import geometry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import has_perm_anywhere, path_allowed
@@ -29,14 +36,7 @@ from . import duty, mobilise
 from .api import visible_one
 from .models import Member, MobilisationStatus, Step
 
-MAX_ID = 2**63 - 1
 PICKER_KINDS = (AreaKind.STREET, AreaKind.COMMUNITY, AreaKind.ZONE, AreaKind.GRID)
-
-
-def _id(value: int) -> int:
-    if not 1 <= value <= MAX_ID:
-        raise NotFound()
-    return value
 
 
 def _staff(user: Any) -> None:
@@ -75,7 +75,7 @@ def _prefill(user: Any, request: HttpRequest) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     raw_alarm, raw_case = request.GET.get("alarm", ""), request.GET.get("case", "")
-    if raw_alarm.isdigit() and 1 <= int(raw_alarm) <= MAX_ID:
+    if raw_alarm.isdigit() and 1 <= int(raw_alarm) <= MAX_ROW_ID:
         alarm = (
             Alarm.objects.visible_to(user)
             .select_related("device")
@@ -91,7 +91,7 @@ def _prefill(user: Any, request: HttpRequest) -> dict[str, Any]:
                 "source": f"alarm:{alarm.pk}",
                 "message": f"告警处置：{d.name}",
             }
-    elif raw_case.isdigit() and 1 <= int(raw_case) <= MAX_ID:
+    elif raw_case.isdigit() and 1 <= int(raw_case) <= MAX_ROW_ID:
         case = Case.objects.visible_to(user).filter(pk=int(raw_case)).first()
         if case is not None:
             out = {
@@ -193,7 +193,7 @@ def _json(raw: str) -> Any:
 
 
 def _detail_context(user: Any, mob_id: int) -> dict[str, Any]:
-    mob = visible_one(user, _id(mob_id))
+    mob = visible_one(user, row_id(mob_id))
     if not path_allowed(user, mob.area_path, Perm.VIEW):
         raise NotFound()  # a member sees their own call on the phone page
     members = list(mob.members.all())
@@ -223,7 +223,7 @@ def mobilisation_live(request: HttpRequest, mob_id: int) -> HttpResponse:
 @require_POST
 def mobilisation_close(request: HttpRequest, mob_id: int) -> HttpResponse:
     try:
-        mobilise.close(_id(mob_id), request.user)
+        mobilise.close(row_id(mob_id), request.user)
     except (NotFound, PermissionDenied):
         raise
     except BilingualError as exc:
@@ -236,12 +236,12 @@ def mobilisation_close(request: HttpRequest, mob_id: int) -> HttpResponse:
 def mobilisation_step(request: HttpRequest, mob_id: int) -> HttpResponse:
     """Staff record a member's step (release, or a step reported by telephone)."""
     raw = request.POST.get("member_id", "")
-    member_id = int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_ID else None
+    member_id = int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_ROW_ID else None
     if member_id is None:
         raise NotFound()
     try:
         mobilise.respond(
-            _id(mob_id), request.user, step=request.POST.get("step", ""), member_id=member_id
+            row_id(mob_id), request.user, step=request.POST.get("step", ""), member_id=member_id
         )
     except (NotFound, PermissionDenied):
         raise
@@ -256,7 +256,7 @@ def force_position(request: HttpRequest, force_id: int) -> HttpResponse:
     look is written to the audit log by :func:`jiayuan.command.duty.position_of`."""
     user: Any = request.user
     force = (
-        Force.objects.visible_to(user).select_related("person", "area").filter(pk=_id(force_id))
+        Force.objects.visible_to(user).select_related("person", "area").filter(pk=row_id(force_id))
     ).first()
     if force is None:
         raise NotFound()
@@ -408,7 +408,7 @@ def phone_mobilisation(request: HttpRequest, mob_id: int) -> HttpResponse:
     """One call (phone): the message, and the next steps — acknowledge, en route, check
     in with the position."""
     user: Any = request.user
-    mob = visible_one(user, _id(mob_id))
+    mob = visible_one(user, row_id(mob_id))
     member = mobilise.member_of(mob, user)
     if member is None:
         raise NotFound()

@@ -41,6 +41,22 @@ class NotFound(BilingualError):
         super().__init__(zh, en, **kw)
 
 
+#: The largest row id: a larger one names no row (and SQLite cannot compare it).
+MAX_ROW_ID = 2**63 - 1
+
+
+def row_id(value: Any) -> int:
+    """``value`` (from a path, a query string or a form) as a row id, or 404: not a
+    number, below 1, or beyond 64 bits."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    if not 1 <= number <= MAX_ROW_ID:
+        raise NotFound()
+    return number
+
+
 class PermissionDenied(BilingualError):
     code = "permission_denied"
     status = 403

@@ -16,3 +16,9 @@ def ancestor_path(path: str, kind: str) -> str:
     if len(parts) < depth:
         raise ValueError(f"{path} lies above a {kind}")
     return "/".join(parts[:depth]) + "/"
+
+
+def paths_above(path: str) -> list[str]:
+    """``path`` and the paths of every area above it: ``370830/001/001/`` →
+    ``["370830/", "370830/001/", "370830/001/001/"]``."""
+    return [path[: i + 1] for i, ch in enumerate(path) if ch == "/"]

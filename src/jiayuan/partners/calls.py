@@ -39,11 +39,12 @@ from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, Validation
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
+from jiayuan.org.paths import paths_above
 
 from . import stages
 from .choices import CallStatus, DocumentKind, PartnerStatus, PriceClass, Stage
 from .models import Application, Call, Document, PanelScore, Partner, Project
-from .projects import amount, check_id, ensure_may_act, get_project, paths_above
+from .projects import amount, check_id, ensure_may_act, get_project
 
 MAX_CRITERIA = 10
 MAX_PANEL = 15

@@ -38,6 +38,7 @@ from jiayuan.core.notices import notify
 from jiayuan.core.roles import Perm, Role
 from jiayuan.core.scoping import path_allowed
 from jiayuan.org.models import Membership
+from jiayuan.org.paths import paths_above
 
 from .choices import (
     AgreementStatus,
@@ -92,8 +93,7 @@ def crossed_down(before: int, after: int, threshold: int) -> bool:
 def committee(partner: Partner) -> list[Any]:
     """The community staff (the party committee's working members) over ``partner``'s
     area; the street's leaders if the area has no community staff (a street partner)."""
-    parts = partner.area_path.rstrip("/").split("/")
-    prefixes = ["/".join(parts[:i]) + "/" for i in range(1, len(parts) + 1)]
+    prefixes = paths_above(partner.area_path)
     for role in (Role.COMMUNITY_STAFF, Role.STREET_LEADER):
         users = [
             m.user

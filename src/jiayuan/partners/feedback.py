@@ -33,7 +33,7 @@ from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed, scope_q
 from jiayuan.org.choices import AreaKind
-from jiayuan.org.paths import ancestor_path
+from jiayuan.org.paths import ancestor_path, paths_above
 from jiayuan.people.models import Person
 
 from . import credit, stages
@@ -46,16 +46,10 @@ NEGATIVE = 2  # a rating at or below this is negative and may be verified
 RATING_WORDS = {1: "很不满意", 2: "不满意", 3: "一般", 4: "满意", 5: "非常满意"}
 
 
-def ancestors(path: str) -> list[str]:
-    """``370830/001/001/`` → ``["370830/", "370830/001/", "370830/001/001/"]``."""
-    parts = [p for p in path.split("/") if p]
-    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
-
-
 def serving_q(path: str, field: str = "area_path") -> Q:
     """Projects serving the area at ``path``: held in it, or in an area above it (a
     street's project serves its communities)."""
-    return Q(**{f"{field}__startswith": path}) | Q(**{f"{field}__in": ancestors(path)})
+    return Q(**{f"{field}__startswith": path}) | Q(**{f"{field}__in": paths_above(path)})
 
 
 def projects_for_resident(user: Any) -> QuerySet[Project]:

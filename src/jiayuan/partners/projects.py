@@ -30,17 +30,18 @@ from jiayuan.community.rooms import clean_text, parse_hours
 from jiayuan.community.wishes import TARGET_GROUPS
 from jiayuan.core import audit
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.errors import row_id as check_id
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
+from jiayuan.org.paths import paths_above
 
 from . import stages
 from .choices import DocumentKind, PriceClass, ProjectStatus, Stage
 from .models import Agreement, Call, Document, Fund, Project, StageDecision
 
-MAX_ID = 2**63 - 1
 #: The groups a project may serve: the short 一老一小 labels of the community services.
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(TARGET_GROUPS.values()))
 MAX_AMOUNT = Decimal("9999999999.99")  # money fields hold 12 digits, 2 after the point
@@ -48,17 +49,6 @@ MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
 # --- input --------------------------------------------------------------------------------
-def check_id(value: Any) -> int:
-    """An id from a path or a form: 404 beyond 64 bits or not a number."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    if not 1 <= number <= MAX_ID:
-        raise NotFound()
-    return number
-
-
 def amount(value: Any, *, field: str, label: str, required: bool = True) -> Decimal | None:
     """An amount in yuan: a finite, non-negative number of at most 12 digits with at most
     two after the point (422 otherwise); ``None`` when empty and not required."""
@@ -402,11 +392,6 @@ def create_fund(user: Any, *, area_id: Any, year: Any, name: Any, amount_value: 
         fund.save()
         audit.record(AuditEntry.Action.CREATE, fund, user, audit.snapshot(fund), "登记资金")
     return fund
-
-
-def paths_above(path: str) -> list[str]:
-    """``path`` and the paths of every area above it (``370830/``, ``370830/001/``, …)."""
-    return [path[: i + 1] for i, ch in enumerate(path) if ch == "/"]
 
 
 def funds_for(user: Any, area_path: str = "") -> QuerySet[Fund]:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from jiayuan.core import audit, pii
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.errors import row_id as check_id
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.notices import notify
 from jiayuan.core.roles import Perm
@@ -300,18 +301,6 @@ def reveal_phone(user: Any, contact: Contact) -> str:
 
 
 # --- what a user sees (the API and the pages alike) -------------------------------------
-MAX_ID = 2**63 - 1  # larger ids cannot name a row (and SQLite cannot compare them)
-
-
-def check_id(value: Any) -> int:
-    """``value`` as a row id, or 404 (beyond 64 bits, or not a number at all)."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    if not 1 <= number <= MAX_ID:
-        raise NotFound()
-    return number
 
 
 def visible_partners(user: Any) -> QuerySet[Partner]:

@@ -40,6 +40,7 @@ from jiayuan.cases.machine import OTHER_EVENTS, TRANSITIONS
 from jiayuan.cases.models import CaseEvent
 from jiayuan.cases.sla import light_for
 from jiayuan.core.calendar import WorkClock
+from jiayuan.core.errors import MAX_ROW_ID
 from jiayuan.core.scoping import scope_q
 from jiayuan.iot.choices import AlarmStatus, Severity
 from jiayuan.iot.models import Alarm
@@ -47,7 +48,6 @@ from jiayuan.org.models import Area
 
 from ..models import MobilisationEvent
 from .layers import LIGHT_LABELS, alarm_feature, case_feature
-from .panels import MAX_ID
 
 #: Rows read per table and poll; a burst larger than this is served over several polls.
 BATCH = 200
@@ -94,7 +94,7 @@ class Track:
         if not parts or len(parts) > MAX_GAPS + 1:
             raise ValueError(raw)
         last, gaps = parts[0], parts[1:]
-        if not 0 <= last <= MAX_ID or any(not 0 < g < last for g in gaps):
+        if not 0 <= last <= MAX_ROW_ID or any(not 0 < g < last for g in gaps):
             raise ValueError(raw)
         return cls(last, dict.fromkeys(gaps, deadline))
 

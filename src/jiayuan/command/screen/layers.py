@@ -44,7 +44,7 @@ from jiayuan.cases.queries import with_lights
 from jiayuan.community.choices import PositionKind
 from jiayuan.community.models import ServicePosition
 from jiayuan.core import audit, geo
-from jiayuan.core.errors import NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.errors import NotFound, PermissionDenied, ValidationFailed, row_id
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
@@ -57,7 +57,7 @@ from jiayuan.people.choices import ForceKind
 
 from .. import duty
 from ..models import DutyShift
-from .panels import MAX_ID, SCREEN_KINDS
+from .panels import SCREEN_KINDS
 
 #: The layers in the order of the map's layer control, with their labels and whether
 #: they are shown when the screen opens.
@@ -87,22 +87,12 @@ LIGHT_LABELS = {str(v): str(label) for v, label in Light.choices}
 SEVERITY_RANK = {str(s): i for i, s in enumerate(Severity)}
 
 
-def _id(value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    if not 1 <= number <= MAX_ID:
-        raise NotFound()
-    return number
-
-
 def screen_area(user: Any, area_id: Any) -> Area:
     """The county, street or community ``area_id`` if ``user`` may see it; else 404
     (absent, another kind, or outside the scope look the same)."""
     area = (
         Area.objects.visible_to(user)
-        .filter(pk=_id(area_id), kind__in=SCREEN_KINDS)
+        .filter(pk=row_id(area_id), kind__in=SCREEN_KINDS)
         .only("pk", "name", "kind", "path", "area_path", "boundary")
         .first()
     )

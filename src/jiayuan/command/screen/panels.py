@@ -36,7 +36,7 @@ from jiayuan.community.choices import ActivityStatus, BookingStatus
 from jiayuan.community.dashboard import FULFILLED, month_starts
 from jiayuan.community.models import Activity, Booking, Wish
 from jiayuan.core.calendar import WorkClock
-from jiayuan.core.errors import NotFound
+from jiayuan.core.errors import MAX_ROW_ID, NotFound
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import ALL, scope_paths
 from jiayuan.core.validity import valid_on
@@ -441,13 +441,10 @@ def trends(user: Any, path: str, now: dt.datetime) -> dict[str, Any]:
 
 
 # --- which screens a user may open -------------------------------------------------------
-MAX_ID = 2**63 - 1
-
-
 def screen_area(user: Any, area_id: int) -> Area:
     """The county, street or community ``area_id`` if the user's scope holds it, else
     :class:`NotFound` (other kinds, out of scope and ids beyond 64 bits alike)."""
-    if not 1 <= area_id <= MAX_ID:
+    if not 1 <= area_id <= MAX_ROW_ID:
         raise NotFound("区域不存在", "area not found")
     area = (
         Area.objects.visible_to(user)

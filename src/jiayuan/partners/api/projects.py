@@ -18,7 +18,8 @@ from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from jiayuan.core.api import acting_user, paginate, responses
-from jiayuan.core.errors import NotFound
+from jiayuan.core.errors import MAX_ROW_ID as MAX_ID
+from jiayuan.core.errors import NotFound, row_id
 from jiayuan.core.schemas import Page, PageParams
 
 from .. import agreements, calls, documents, projects, stages
@@ -28,7 +29,6 @@ from ..models import Agreement, Document, Fund, Project, StageDecision
 router = Router(tags=["红色合伙人 · 项目 / partner projects"])
 
 Amount = str | int | float | None  # checked by projects.amount: NaN, negatives, 12+ digits → 422
-MAX_ID = 2**63 - 1
 
 
 # --- schemas -------------------------------------------------------------------------------
@@ -256,12 +256,6 @@ class TermsIn(Schema):
 
 
 # --- rendering -----------------------------------------------------------------------------
-def _id(value: int) -> int:
-    if not 1 <= value <= MAX_ID:
-        raise NotFound()
-    return value
-
-
 def project_out(p: Project) -> dict[str, Any]:
     return {
         "id": p.pk, "name": p.name, "area_id": p.area_id, "area_name": p.area.name,
@@ -308,7 +302,7 @@ def agreement_out(a: Agreement) -> dict[str, Any]:
 
 def project_detail(user: Any, pk: int) -> dict[str, Any]:
     qs = projects.with_history(projects.visible_projects(user))
-    project = qs.filter(pk=_id(pk)).first()
+    project = qs.filter(pk=row_id(pk)).first()
     if project is None:
         raise NotFound("项目不存在", "project not found")
     return {
@@ -336,7 +330,7 @@ def project_detail(user: Any, pk: int) -> dict[str, Any]:
 
 
 def call_detail(user: Any, pk: int) -> dict[str, Any]:
-    call = calls.get_call(user, _id(pk))
+    call = calls.get_call(user, row_id(pk))
     panel = calls.panel_of(call)
     names = {u.pk: u.username for u in panel}
     ranked = calls.ranking(call)
@@ -411,7 +405,7 @@ def get_project(request: HttpRequest, project_id: int) -> dict[str, Any]:
 def edit_project(request: HttpRequest, project_id: int, body: ProjectIn) -> dict[str, Any]:
     """修改申报内容（仅立项审批前）。/ Change a proposal before its 立项 is decided."""
     user = acting_user(request)
-    projects.edit(user, _id(project_id), _input(body))
+    projects.edit(user, row_id(project_id), _input(body))
     return project_detail(user, project_id)
 
 
@@ -421,7 +415,7 @@ def decide_stage(request: HttpRequest, project_id: int, body: DecisionIn) -> Sta
     / The community party committee decides the current stage (an approval needs nothing
     missing, a rejection reasons; rejecting 立项 ends the project)."""
     user = acting_user(request)
-    project = projects.get_project(user, _id(project_id))
+    project = projects.get_project(user, row_id(project_id))
     stages.decide(project, body.stage, body.decision, body.reasons, user)
     return Status(201, project_detail(user, project_id))
 
@@ -437,7 +431,7 @@ def upload_document(
     """为当前阶段上传文件（申报书、招募公告、协议、监管记录、评估报告、党委意见等；PDF、
     JPEG/PNG、Office）。/ File a document under the project's current stage."""
     user = acting_user(request)
-    document = projects.add_document(user, _id(project_id), file, kind=kind, title=title)
+    document = projects.add_document(user, row_id(project_id), file, kind=kind, title=title)
     return Status(201, document_out(document))
 
 
@@ -445,8 +439,8 @@ def upload_document(
 def download_document(request: HttpRequest, project_id: int, document_id: int) -> FileResponse:
     """下载项目文件（仅对能看到该项目的用户）。/ A project's document, to users who see it."""
     user = acting_user(request)
-    project = projects.get_project(user, _id(project_id))
-    document = Document.objects.filter(project=project, pk=_id(document_id)).first()
+    project = projects.get_project(user, row_id(project_id))
+    document = Document.objects.filter(project=project, pk=row_id(document_id)).first()
     if document is None:
         raise NotFound("文件不存在", "document not found")
     return documents.response(user, document)
@@ -495,7 +489,7 @@ def open_call(request: HttpRequest, project_id: int, body: CallIn) -> Status[dic
     with criteria (whole weights summing to 100), a closing time and the panel."""
     user = acting_user(request)
     call = calls.open_call(
-        user, _id(project_id), title=body.title, text=body.text, criteria=body.criteria,
+        user, row_id(project_id), title=body.title, text=body.text, criteria=body.criteria,
         closes_at=body.closes_at, opens_at=body.opens_at, panel=body.panel,
     )  # fmt: skip
     return Status(201, call_detail(user, call.pk))
@@ -513,7 +507,7 @@ def apply(request: HttpRequest, call_id: int, body: ApplicationIn) -> Status[dic
     """录入合伙人报名（截止前；每个合伙人一次；报价不超过项目限价）。/ Enter a partner's
     application before the call closes (one each; the price under the project's cap)."""
     app = calls.apply(
-        acting_user(request), _id(call_id), partner_id=body.partner_id, plan=body.plan,
+        acting_user(request), row_id(call_id), partner_id=body.partner_id, plan=body.plan,
         offered_price=body.offered_price,
     )  # fmt: skip
     return Status(
@@ -527,7 +521,7 @@ def apply(request: HttpRequest, call_id: int, body: ApplicationIn) -> Status[dic
 def close_call(request: HttpRequest, call_id: int) -> dict[str, Any]:
     """截止报名，开始评审。/ Close applications; the panel scores next."""
     user = acting_user(request)
-    calls.close(user, _id(call_id))
+    calls.close(user, row_id(call_id))
     return call_detail(user, call_id)
 
 
@@ -536,7 +530,7 @@ def score(request: HttpRequest, application_id: int, body: ScoresIn) -> dict[str
     """评审组成员为一份报名逐项评分（0–100）。/ A panel member scores one application on
     every criterion (0–100)."""
     user = acting_user(request)
-    rows = calls.score(user, _id(application_id), body.scores)
+    rows = calls.score(user, row_id(application_id), body.scores)
     return call_detail(user, rows[0].application.call_id)
 
 
@@ -545,7 +539,7 @@ def select(request: HttpRequest, call_id: int, body: SelectionIn) -> dict[str, A
     """社区党委审定遴选结果：得分最高者，或写明理由另选。/ The committee selects the top
     application, or another with its reasons."""
     user = acting_user(request)
-    calls.select(user, _id(call_id), application_id=body.application_id, reasons=body.reasons)
+    calls.select(user, row_id(call_id), application_id=body.application_id, reasons=body.reasons)
     return call_detail(user, call_id)
 
 
@@ -555,7 +549,7 @@ def publish(
 ) -> dict[str, Any]:
     """公示遴选结果（上传公示文件）。/ Publish the result with its notice document."""
     user = acting_user(request)
-    calls.publish(user, _id(call_id), file, title=title)
+    calls.publish(user, row_id(call_id), file, title=title)
     return call_detail(user, call_id)
 
 
@@ -565,7 +559,7 @@ def draft_agreement(request: HttpRequest, project_id: int, body: TermsIn) -> Sta
     """拟定协议（或到期后续签）：期限、双方义务、限价（不高于项目限价）、退出条件、预警与
     清退信用分。/ Draft the agreement (or its renewal) with the selected partner."""
     agreement = agreements.draft(
-        acting_user(request), _id(project_id), agreements.Terms(**body.dict())
+        acting_user(request), row_id(project_id), agreements.Terms(**body.dict())
     )
     return Status(201, agreement_out(agreement))
 
@@ -573,7 +567,7 @@ def draft_agreement(request: HttpRequest, project_id: int, body: TermsIn) -> Sta
 @router.get("/partner-agreements/{agreement_id}", response=responses(AgreementOut))
 def get_agreement(request: HttpRequest, agreement_id: int) -> dict[str, Any]:
     """一份合作协议。/ One agreement."""
-    return agreement_out(agreements.get_agreement(acting_user(request), _id(agreement_id)))
+    return agreement_out(agreements.get_agreement(acting_user(request), row_id(agreement_id)))
 
 
 @router.post("/partner-agreements/{agreement_id}/sign", response=responses(AgreementOut))
@@ -581,5 +575,5 @@ def sign_agreement(request: HttpRequest, agreement_id: int) -> dict[str, Any]:
     """签订协议（须先上传签字盖章的协议文件；社区党委）。/ Sign a draft once its signed copy
     is filed (the committee)."""
     user = acting_user(request)
-    agreements.sign(user, _id(agreement_id))
+    agreements.sign(user, row_id(agreement_id))
     return agreement_out(agreements.get_agreement(user, agreement_id))

@@ -12,7 +12,9 @@ from django.http import FileResponse, HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from jiayuan.core.api import acting_user, paginate, responses
+from jiayuan.core.errors import MAX_ROW_ID as MAX_ID
 from jiayuan.core.errors import NotFound
+from jiayuan.core.errors import row_id as check_id
 from jiayuan.core.roles import Perm
 from jiayuan.core.schemas import Page, PageParams
 from jiayuan.core.scoping import path_allowed
@@ -22,7 +24,6 @@ from jiayuan.people.models import Person
 from .. import credit, documents, registry
 from ..choices import DismissalStatus, DocumentKind, PartnerKind, PartnerStatus
 from ..models import Contact, CreditEntry, Dismissal, Document, Partner, Qualification
-from ..registry import MAX_ID, check_id
 
 router = Router(tags=["红色合伙人 · 合伙人库 / partner registry"])
 

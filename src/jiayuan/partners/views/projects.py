@@ -28,6 +28,7 @@ from jiayuan.core.scoping import path_allowed, scope_q
 from jiayuan.core.views import page
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
+from jiayuan.org.paths import paths_above
 
 from .. import agreements, calls, documents, projects, stages
 from ..choices import STAGE_ORDER, CallStatus, PartnerStatus, ProjectStatus, Stage
@@ -373,7 +374,7 @@ def call_index(request: HttpRequest) -> HttpResponse:
 def _applicants(user: Any, call: Call) -> list[Partner]:
     """Partners in good standing who may still apply: registered in the user's scope or
     above the project (a street's partners)."""
-    above = projects.paths_above(call.area_path)
+    above = paths_above(call.area_path)
     return list(
         Partner.objects.filter(Q(area_path__in=above) | Q(pk__in=Partner.objects.visible_to(user)))
         .filter(status__in=[PartnerStatus.ACTIVE, PartnerStatus.WARNED])

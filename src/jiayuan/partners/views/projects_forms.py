@@ -11,9 +11,10 @@ from django import forms
 from jiayuan.core.errors import BilingualError
 from jiayuan.core.roles import ROLE_PERMS, Perm
 from jiayuan.org.models import Area, Membership
+from jiayuan.org.paths import paths_above
 
 from ..choices import Decision, PriceClass
-from ..projects import GROUPS, STAGE_KINDS, paths_above
+from ..projects import GROUPS, STAGE_KINDS
 
 TEXT = {"class": "form-control"}
 SELECT = {"class": "form-select"}
