@@ -1,0 +1,1 @@
+"""Retrieval over the knowledge base: Chinese segmentation, synonyms, BM25 indexes."""
