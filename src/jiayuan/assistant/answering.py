@@ -7,8 +7,12 @@ adds a resident's personal answer and offers the hand-off."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,185 @@ class Answer:
     office: str = ""
     personal: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- the engine ------------------------------------------------------------------------
+
+CANNOT = "我还不能准确回答这个问题"
+COMMUNITY_OFFICE = "所在社区党群服务中心（网格员）"
+# A figure the question asks, by the words that ask it → how to tell a local figure of
+# that kind (its name, label or unit).
+FIGURE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "money": (
+        re.compile(
+            r"多少钱|几块|几百|几千|多少块|给多少|发多少|补多少|补贴多少|交多少|缴多少|"
+            r"领多少|拿多少|每月多少|一个月多少|一年多少|标准是多少|什么标准|啥标准|"
+            r"标准多少|多少元|金额|钱数|多少补贴|多钱"
+        ),
+        re.compile(r"元|amount|money|标准|金额|补贴|津贴|费|premium|subsidy|pension|line"),
+    ),
+    "rate": (
+        re.compile(r"比例|百分之|几成|报多少|报销多少|能报多少|报销率|多少%"),
+        re.compile(r"%|比例|rate|ratio"),
+    ),
+    "time": (
+        re.compile(r"几点|上班时间|下班|办公时间|营业时间|什么时间上班|开门|关门|周末"),
+        re.compile(r"hours|时间|time|开放"),
+    ),
+    "phone": (
+        re.compile(r"电话|号码|联系方式|手机号|热线"),
+        re.compile(r"phone|电话|号码|tel"),
+    ),
+    "date": (
+        re.compile(r"哪天|几号|什么时候发|啥时候发|几月|截止|截至"),
+        re.compile(r"date|日期|截止|day"),
+    ),
+}
+# What a citation's entry must contain for a number of the answer to be allowed.
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+MIN_CLOSE = 0.9  # a second entry is cited only when it scores this close to the first
+MIN_SECOND_SHARE = 0.5
+
+
+def asked_figures(question: str) -> list[str]:
+    """The kinds of figure a question asks for (money, rate, time, phone, date)."""
+    return [kind for kind, (asks, _) in FIGURE_KINDS.items() if asks.search(question)]
+
+
+def unknown_figure(entry: Any, kinds: list[str]) -> dict[str, Any] | None:
+    """The entry's local figure (value null) of a kind the question asks, if any; a
+    question about office hours of an entry without hours counts as one too."""
+    for kind in kinds:
+        _, names = FIGURE_KINDS[kind]
+        for figure in entry.local_figures or []:
+            if figure.get("value") is None and names.search(
+                f"{figure.get('name', '')} {figure.get('label', '')} {figure.get('unit', '')}"
+            ):
+                return dict(figure)
+        if kind == "time" and not entry.hours:
+            return {"name": "hours", "label": "办公时间", "value": None, "unit": ""}
+    return None
+
+
+def _fill(text: str, entry: Any) -> str:
+    """``{name}`` placeholders filled with the known local figures; an unknown one is
+    named with where to ask, never guessed."""
+    figures = {f.get("name"): f for f in entry.local_figures or []}
+
+    def one(m: re.Match[str]) -> str:
+        figure = figures.get(m.group(1))
+        if figure is None:
+            return m.group(0)
+        if figure.get("value") is None:
+            return f"（{figure.get('label', '')}请向{entry.office or COMMUNITY_OFFICE}咨询）"
+        return f"{figure['value']}{figure.get('unit', '')}"
+
+    return re.sub(r"\{([a-z][a-z0-9_]*)\}", one, text)
+
+
+def citation(entry: Any) -> Citation:
+    source = f"{entry.source}{' ' + entry.article if entry.article else ''}"
+    return Citation(entry=entry.key, title=entry.title, source=source)
+
+
+def compose(entry: Any) -> str:
+    """The answer text of one entry: the answer, then where to apply, then the basis."""
+    parts = [_fill(entry.answer.strip(), entry)]
+    if entry.office:
+        parts.append(f"办理：{entry.office}" + (f"（{entry.hours}）" if entry.hours else ""))
+    source = f"{entry.source}{' ' + entry.article if entry.article else ''}"
+    parts.append(f"依据：{source}")
+    return "\n".join(parts)
+
+
+def _abstain(question: str, reason: str, *, office: str = "", entry: str = "",
+             score: float = 0.0, detail: str = "") -> Answer:  # fmt: skip
+    office = office or COMMUNITY_OFFICE
+    text = f"{CANNOT}。{detail}请向{office}咨询，也可以请网格员帮您转问。"
+    return Answer(question=question, text=text, abstained=True, reason=reason,
+                  score=score, entry=entry, office=office)  # fmt: skip
+
+
+def answer(question: str, *, day: dt.date | None = None) -> Answer:
+    """The answer to ``question`` from the knowledge base, or an abstention (see
+    :class:`~.choices.Abstention`). Reads only: nothing is written."""
+    from django.conf import settings
+
+    from . import retrieval
+    from .choices import Abstention
+
+    question = question if isinstance(question, str) else ""
+    day = day or timezone.localdate()
+    index = retrieval.current()
+    hits = index.search(question)
+    if not hits:
+        return _abstain(question, Abstention.EMPTY if not _meaningful(question)
+                        else Abstention.LOW_SCORE)  # fmt: skip
+    top = hits[0]
+    entry = index.entries[top.index]
+    if top.score < settings.ASSISTANT_MIN_SCORE:
+        near = top.score >= settings.ASSISTANT_MIN_SCORE / 2
+        return _abstain(question, Abstention.LOW_SCORE, score=top.score,
+                        office=entry.office if near else "")  # fmt: skip
+    if not entry.valid_on(day):
+        detail = f"“{entry.title}”的内容已过有效期，正在更新。"
+        return _abstain(question, Abstention.EXPIRED, office=entry.office, entry=entry.key,
+                        score=top.score, detail=detail)  # fmt: skip
+    figure = unknown_figure(entry, asked_figures(index.prepare(question)))
+    if figure is not None:
+        office = entry.office or COMMUNITY_OFFICE
+        return _abstain(question, Abstention.UNKNOWN_FIGURE, office=office, entry=entry.key,
+                        score=top.score,
+                        detail=f"“{entry.title}”的{figure['label']}由当地确定，"
+                               f"知识库中还没有录入，不能替您猜测。")  # fmt: skip
+    cited = [entry]
+    if len(hits) > 1:
+        second = index.entries[hits[1].index]
+        if (
+            hits[1].score >= MIN_CLOSE * top.score
+            and second.valid_on(day)
+            and _needs_both(question, entry, second, index)
+        ):
+            cited.append(second)
+    text = "\n\n".join(compose(e) for e in cited)
+    return Answer(
+        question=question,
+        text=text,
+        abstained=False,
+        citations=[citation(e) for e in cited],
+        score=top.score,
+        entry=entry.key,
+        office=entry.office,
+    )
+
+
+def _meaningful(question: str) -> bool:
+    from .retrieval import text as tx
+
+    return any(ch.isalnum() for ch in tx.normalise(question))
+
+
+def _needs_both(question: str, first: Any, second: Any, index: Any) -> bool:
+    """Whether a question names both entries: it joins two parts (和/还有/以及/同时…) and
+    each entry's title has a word of the question the other's title lacks."""
+    if not re.search(r"和|还有|以及|同时|另外|并且|跟", question):
+        return False
+    words = set(index.query(question)[0])
+    a = set(index.query(first.title)[0]) & words
+    b = set(index.query(second.title)[0]) & words
+    return bool(a - b) and bool(b - a)
+
+
+def numbers_ok(result: Answer) -> bool:
+    """Whether every number of the answer's text is stated by an entry it cites (or, for
+    an abstention, by the entry it names): the assistant never invents a figure."""
+    from .models import Entry
+
+    keys = [c.entry for c in result.citations] or ([result.entry] if result.entry else [])
+    allowed: set[str] = set()
+    for e in Entry.objects.filter(key__in=keys):
+        figures = " ".join(f"{f.get('value') or ''}" for f in e.local_figures or [])
+        allowed |= set(NUMBER.findall(" ".join(
+            [e.title, e.answer, e.source, e.article, e.office, e.hours, figures]
+        )))  # fmt: skip
+    return all(n in allowed for n in NUMBER.findall(result.text))

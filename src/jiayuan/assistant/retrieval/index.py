@@ -1,0 +1,160 @@
+"""The two BM25 indexes over the knowledge base (words and character bigrams), the
+拼音 lookup of latin questions, and the fused, calibrated score.
+
+Each index scores an entry by its title (weighted ×3), its question variants (×2) and
+its answer. A raw BM25 score is divided by the most the question's words could score
+(the sum of their idf; a word the base does not know counts as ``OOV_IDF``): the result
+is the idf-weighted share of the question the entry covers, between 0 and 1, comparable
+from one question to the next. The two shares are fused by ``WORD_WEIGHT``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import bm25s
+import numpy as np
+from pypinyin import lazy_pinyin
+
+from . import text as tx
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build
+
+TITLE_WEIGHT = 3
+QUESTION_WEIGHT = 2
+K1 = 1.2
+B = 0.5
+WORD_WEIGHT = 0.6  # the bigram share takes the rest
+OOV_IDF = 2.5  # what a word the base does not know weighs in the question's total
+OOV_SINGLE = 0.6  # ... a single unknown character (often a dialect word or a typo)
+
+
+@dataclass(frozen=True)
+class Hit:
+    index: int  # position in Index.entries
+    score: float  # fused, 0..1
+    words: float
+    bigrams: float
+
+
+class Bm25:
+    """One bm25s index and the idf of its tokens (for the calibration)."""
+
+    def __init__(self, docs: list[list[str]]) -> None:
+        self.model = bm25s.BM25(k1=K1, b=B, method="lucene")
+        self.model.index([d or [""] for d in docs], show_progress=False)
+        n = len(docs)
+        df = Counter(t for d in docs for t in set(d))
+        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self.size = n
+
+    def shares(self, tokens: Sequence[str]) -> np.ndarray:
+        """Each entry's share of the question (see the module)."""
+        unique = list(dict.fromkeys(tokens))
+        total = sum(self.idf.get(t, OOV_IDF if len(t) > 1 else OOV_SINGLE) for t in unique)
+        known = [t for t in unique if t in self.idf]
+        if not known or total <= 0:
+            return np.zeros(self.size, dtype=np.float32)
+        return self.model.get_scores(known) / total
+
+
+class Index:
+    """Everything retrieval needs, built once from the entries and the synonyms."""
+
+    def __init__(self, entries: Sequence[Any], synonyms: Iterable[tuple[str, str]],
+                 words: Iterable[str] = ()) -> None:  # fmt: skip
+        self.entries = list(entries)
+        self.synonyms = {tx.normalise(t).replace(" ", ""): c for t, c in synonyms if t}
+        self.synonyms = {t: c for t, c in self.synonyms.items() if t}
+        self.dialect = dict(tx.DIALECT)
+        vocabulary = [*words, *self.synonyms.values(), *self.synonyms.keys()]
+        vocabulary += [e.title for e in self.entries]
+        self.tk = tx.tokenizer(vocabulary)
+        word_docs, gram_docs = [], []
+        for e in self.entries:
+            title = self.prepare(e.title)
+            questions = [self.prepare(q) for q in (e.questions or []) if isinstance(q, str)]
+            answer = self.prepare(e.answer)
+            word_docs.append(
+                tx.words(title, self.tk) * TITLE_WEIGHT
+                + [w for q in questions for w in tx.words(q, self.tk)] * QUESTION_WEIGHT
+                + tx.words(answer, self.tk)
+            )
+            gram_docs.append(
+                tx.bigrams(title) * TITLE_WEIGHT
+                + [g for q in questions for g in tx.bigrams(q)] * QUESTION_WEIGHT
+                + tx.bigrams(answer)
+            )
+        self.words = Bm25(word_docs)
+        self.grams = Bm25(gram_docs)
+        self.pinyin = self._pinyin_table(vocabulary, word_docs)
+
+    def prepare(self, text: str) -> str:
+        """Normalised, dialect and synonyms rewritten (the same for entries and questions)."""
+        return tx.rewrite(tx.rewrite(tx.normalise(text), self.dialect), self.synonyms)
+
+    @staticmethod
+    def _pinyin_table(vocabulary: list[str], docs: list[list[str]]) -> dict[str, str]:
+        """Initials (ylbx) and full 拼音 (yiliaobaoxian) of the base's words → the word;
+        where two words share a spelling, the one used most in the base wins."""
+        frequency = Counter(t for d in docs for t in d)
+        table: dict[str, tuple[int, str]] = {}
+        for word in vocabulary:
+            word = tx.normalise(word).replace(" ", "")
+            if len(word) < 2 or not all(tx.CJK.match(ch) for ch in word):
+                continue
+            rank = frequency.get(word, 0)
+            syllables = lazy_pinyin(word, errors="ignore")
+            initials = "".join(s[0] for s in syllables if s)
+            for spelling in (initials, "".join(syllables)):
+                if len(spelling) >= 2 and (spelling not in table or table[spelling][0] < rank):
+                    table[spelling] = (rank, word)
+        return {k: w for k, (_, w) in table.items()}
+
+    def depinyin(self, text: str) -> str:
+        """Latin runs of a question read as 拼音 of the base's words (ylbx → 医疗保险),
+        longest spelling first; letters that spell no word are left as they are."""
+        if not self.pinyin or not tx.LATIN_RUN.search(text):
+            return text
+        longest = max(len(k) for k in self.pinyin)
+
+        def read(run: str) -> str:
+            out, i = [], 0
+            while i < len(run):
+                for n in range(min(longest, len(run) - i), 1, -1):
+                    word = self.pinyin.get(run[i : i + n])
+                    if word:
+                        out.append(" " + word + " ")
+                        i += n
+                        break
+                else:
+                    out.append(run[i])
+                    i += 1
+            return "".join(out)
+
+        return tx.LATIN_RUN.sub(lambda m: read(m.group(0)), text)
+
+    def query(self, question: str) -> tuple[list[str], list[str]]:
+        """The question's words and bigrams."""
+        text = self.prepare(question)
+        text = tx.rewrite(self.depinyin(text), self.synonyms)
+        return tx.words(text, self.tk), tx.bigrams(text)
+
+    def search(self, question: str, limit: int = 3) -> list[Hit]:
+        if not self.entries:
+            return []
+        words, grams = self.query(question)
+        if not words and not grams:
+            return []
+        w = self.words.shares(words) if words else np.zeros(len(self.entries))
+        g = self.grams.shares(grams) if grams else np.zeros(len(self.entries))
+        fused = WORD_WEIGHT * w + (1 - WORD_WEIGHT) * g
+        order = np.argsort(-fused, kind="stable")[:limit]
+        return [
+            Hit(int(i), float(fused[i]), float(w[i]), float(g[i])) for i in order if fused[i] > 0
+        ]

@@ -1,0 +1,141 @@
+"""Text handling before retrieval: normalisation, dialect words, synonyms, segmentation
+(jieba with the custom dictionary) and the character bigrams of the second index."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+
+import jieba
+
+MAX_CHARS = 200  # a question is cut here: longer text adds nothing but time
+
+# Filler particles residents add (啊呢吧哈…): removed wherever they stand.
+FILLERS = frozenset("啊呢吧哈呀嘛哦噢唉诶哎啦咧呗喽哇嘞昂捏")
+# Generic dialect and colloquial words, rewritten before the synonyms (longest first).
+DIALECT = {
+    "咋弄": "怎么办",
+    "咋办": "怎么办",
+    "咋整": "怎么办",
+    "中不中": "行不行",
+    "能不能": "能否",
+    "啥时候": "什么时候",
+    "多会儿": "什么时候",
+    "咋": "怎么",
+    "啥": "什么",
+    "俺们": "我们",
+    "俺": "我",
+    "咱": "我",
+    "木有": "没有",
+    "么有": "没有",
+    "没得": "没有",
+    "不中": "不行",
+    "闺女": "女儿",
+    "老伴儿": "老伴",
+    "老头子": "老伴",
+    "老太太": "老人",
+    "老爷子": "老人",
+    "爹": "父亲",
+    "娘": "母亲",
+}
+# Words that carry no topic: left out of the query (and of its coverage).
+STOPWORDS = frozenset(
+    """
+    我 你 他 她 它 我们 你们 他们 咱们 自己 的 地 得 了 着 过 吗 么 是 在 有 没有 要 想 问 请问
+    一下 下 问问 打听 咨询 知道 告诉 请 麻烦 您 谢谢 那个 这个 那 这 个 就 还 也 都 又 和 与 跟
+    及 或 或者 给 让 被 把 从 对 到 去 来 会 能 能否 可以 可 行 行不行 不 没 吧 呢 啊 呀 嘛 哦
+    现在 今年 今天 一个 什么 怎么 怎么样 怎样 如何 哪 哪里 哪儿 哪个 为什么 是不是 有没有
+    家 家里 我家 俺家 他家 老人家 一些 些 点 得 该 应该 需要 需要什么 还是 但是 因为 所以 如果
+    嗯 喂 在吗 你好 您好 好 了解 情况 事 事情 啥事 说 听说 人家 别人 咱家 上 里 中
+    """.split()
+)
+LATIN_RUN = re.compile(r"[a-z]{2,}")
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+_lock = threading.Lock()
+_tokenizer: jieba.Tokenizer | None = None
+_words: set[str] = set()
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width, lower case, punctuation and symbols to spaces, filler
+    particles and control characters removed, spaces collapsed; at most MAX_CHARS."""
+    text = text.encode("utf-8", "replace").decode("utf-8")[: MAX_CHARS * 2]
+    text = unicodedata.normalize("NFKC", text).lower()
+    out = []
+    for ch in text:
+        if ch in FILLERS:
+            continue
+        cat = unicodedata.category(ch)
+        if cat[0] in "PSZC":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())[:MAX_CHARS]
+
+
+def rewrite(text: str, table: dict[str, str]) -> str:
+    """Replace every term of ``table`` by its canonical word, longest match first,
+    scanning left to right (a replacement is not scanned again)."""
+    if not table:
+        return text
+    lengths = sorted({len(t) for t in table}, reverse=True)
+    out = []
+    i = 0
+    while i < len(text):
+        for n in lengths:
+            piece = text[i : i + n]
+            if len(piece) == n and piece in table:
+                out.append(table[piece])
+                i += n
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def tokenizer(words: Iterable[str] = ()) -> jieba.Tokenizer:
+    """The process's jieba tokenizer (its dictionary cache in ``settings.VAR_DIR``),
+    with ``words`` added to its custom dictionary (each word once per process)."""
+    global _tokenizer
+    with _lock:
+        if _tokenizer is None:
+            from django.conf import settings
+
+            jieba.setLogLevel(logging.WARNING)
+            tk = jieba.Tokenizer()
+            cache_dir = settings.VAR_DIR / "jieba"
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tk.tmp_dir = str(cache_dir)
+            tk.cache_file = "jieba.cache"
+            tk.initialize()
+            _tokenizer = tk
+        for word in words:
+            word = normalise(word).replace(" ", "")
+            if len(word) >= 2 and word not in _words:
+                _tokenizer.add_word(word, freq=max(2000, 200 * len(word)))
+                _words.add(word)
+        return _tokenizer
+
+
+def words(text: str, tk: jieba.Tokenizer) -> list[str]:
+    """The words of a normalised text (spaces and stopwords dropped)."""
+    return [w for w in tk.lcut(text, HMM=False) if w.strip() and w not in STOPWORDS]
+
+
+def bigrams(text: str) -> list[str]:
+    """Character bigrams of each run of Chinese characters (a lone character counts as
+    itself), and each latin or digit run as one token."""
+    grams: list[str] = []
+    for run in re.findall(r"[\u3400-\u9fff]+|[a-z0-9]+", text):
+        if not CJK.match(run):
+            grams.append(run)
+        elif len(run) == 1:
+            grams.append(run)
+        else:
+            grams.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return grams
