@@ -25,13 +25,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from jiayuan.core.notices import notify
+from jiayuan.core.pacing import PER_MINUTE as WECOM_PER_MINUTE
+from jiayuan.core.pacing import take_token
 from jiayuan.people.models import Person
 
 from .models import ChannelBucket, Outbox
 
 log = logging.getLogger(__name__)
-
-WECOM_PER_MINUTE = 20
 
 
 @dataclass(frozen=True)
@@ -84,20 +84,6 @@ class Sms:
             send_after=now,
         )
         return False  # delivery receipts are not known until a gateway reports them
-
-
-def take_token(
-    tokens: float, at: dt.datetime, now: dt.datetime, per_minute: int = WECOM_PER_MINUTE
-) -> tuple[float, float]:
-    """One token from a bucket of ``per_minute`` refilled evenly over a minute.
-
-    Returns ``(tokens left, seconds to wait)``. An empty bucket lends the token ahead
-    (tokens go negative), so the n-th message over the rate waits its own turn."""
-    rate = per_minute / 60.0
-    elapsed = max((now - at).total_seconds(), 0.0)
-    tokens = min(float(per_minute), tokens + elapsed * rate)
-    wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
-    return tokens - 1, wait
 
 
 class WeComRobot:

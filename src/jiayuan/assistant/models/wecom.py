@@ -29,6 +29,9 @@ class Robot(ScopedModel):
     tokens = models.FloatField(_("令牌"), default=20.0)
     tokens_at = models.DateTimeField(_("令牌时间"), null=True, blank=True)
 
+    # the audit log keeps the key masked, never the key itself (``jiayuan.core.audit``)
+    audit_secret_fields = ("webhook_key", "tokens", "tokens_at")
+
     class Meta:
         ordering = ["area_path", "name"]
         verbose_name = _("群机器人")
@@ -36,6 +39,17 @@ class Robot(ScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def key_masked(self) -> str:
+        """The webhook key as pages, answers and logs show it: its first and last four
+        characters (``693a****2b1c``)."""
+        from ..wecom.robot import mask_key
+
+        return mask_key(self.webhook_key)
+
+    def audit_extra(self) -> dict[str, str]:
+        return {"webhook_key": self.key_masked}
 
     def derive_area_path(self) -> str:
         return self.area.path
@@ -89,6 +103,9 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
     sent_at = models.DateTimeField(_("送达时间"), null=True, blank=True, db_index=True)
     error = models.CharField(_("错误"), max_length=200, blank=True)
+    # when a pending delivery is next tried: at once, after the robot's pace allows, or
+    # after a failed attempt's backoff (also a lease while one worker sends it)
+    next_at = models.DateTimeField(_("下次发送"), null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["broadcast", "robot"]
