@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("jiayuan.datahub.urls")),
     path("", include("jiayuan.community.urls")),
     path("", include("jiayuan.partners.urls")),
+    path("", include("jiayuan.assistant.urls")),
 ]
 
 handler404 = "jiayuan.core.views.not_found"
