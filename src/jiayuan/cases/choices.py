@@ -81,6 +81,7 @@ class Channel(models.TextChoices):
     DEVICE = "device", _("设备告警")
     CONSULTATION = "consultation", _("议事协商")
     OPEN311 = "open311", _("开放接口")
+    ASSISTANT = "assistant", _("数字助理")
 
 
 class Priority(models.TextChoices):

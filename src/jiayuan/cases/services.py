@@ -227,6 +227,7 @@ def intake(
     red_proxy: bool = False,
     proxy: Any = None,
     proxy_name: str = "",
+    level: str | None = None,
 ) -> Case:
     """Receive a request (问): validate, locate, number, look for duplicates, and
     dispatch it to the default level's handler of the located grid (派).
@@ -238,7 +239,8 @@ def intake(
     filer's default when none is named, :func:`default_channel`) and, for 红色代办
     (``red_proxy``), the proxy — ``proxy`` (a user; the actor unless named) and
     ``proxy_name`` (their name unless given) — filing for the resident ``reporter`` (or
-    ``reporter_name``).
+    ``reporter_name``). ``level`` overrides the category's default level (an incident
+    bridge sender that names who should handle it).
     """
     description = (description or "").strip()
     if not description:
@@ -270,7 +272,7 @@ def intake(
 
         phone = validate_phone(reporter_phone)
     now = received_at or timezone.now()
-    level = category.default_level
+    level = level or category.default_level
     owner = routing.owner_for(grid, level)
     case = Case(
         number=_next_number(timezone.localdate(now)),

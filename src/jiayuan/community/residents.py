@@ -1,4 +1,5 @@
-"""Who a signed-in resident is, and which compound's services they may see.
+"""Which compound's services a signed-in resident may see (who the resident is:
+:func:`jiayuan.people.residents.person_of`, re-exported here for the community's modules).
 
 A compound's topics, votes and wishes are visible to the staff whose scope covers the
 compound and to the residents who live in it, nowhere else. Staff scope is the one
@@ -16,19 +17,9 @@ from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed, scope_q
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.paths import ancestor_path
-from jiayuan.people.models import Person
+from jiayuan.people.residents import person_of
 
-_CACHE = "_jy_resident_person"
-
-
-def person_of(user: Any) -> Person | None:
-    """The resident record linked to ``user`` (read once per user object), or ``None``."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    if not hasattr(user, _CACHE):
-        person = Person.objects.filter(user=user, death_date__isnull=True).first()
-        setattr(user, _CACHE, person)
-    return getattr(user, _CACHE)
+__all__ = ["compound_q", "home_path", "may_see_compound", "person_of"]
 
 
 def home_path(user: Any, kind: str = AreaKind.ZONE) -> str | None:

@@ -18,10 +18,18 @@ case's ``source_ref``. Its kind must be known here (:data:`KEY_KINDS`, added to 
 ``description``, ``area`` (the ``org.Area`` the source sits in), ``dwelling`` (or
 ``None``), ``lat``, ``lng``, ``priority`` (``normal``/``urgent``/``critical``) and
 ``channel`` (any of the cases' channels: ``device`` when not given — an alarm —,
-``door``, ``wechat``, ``consultation`` …). A receiver returns the case number.
+``door``, ``wechat``, ``consultation``, ``assistant`` …), and optionally ``level`` (who
+handles it — ``grid`` … — instead of the category's default) and ``reporter`` (the
+``people.Person`` who asked). A receiver returns the case number.
 
 ``incident_closed`` keyword arguments: ``key``, ``number`` (the case number) and
 ``outcome`` (the case's final status). A receiver ignores keys of other kinds.
+
+``incident_status_requested`` (:func:`incident_status`, :func:`incident_statuses`) asks
+where the cases of incidents stand, for a sender that tells a person when to expect an
+answer (the assistant's hand-off): keyword argument ``keys`` (a list); a receiver
+returns ``{key: {"number", "status", "status_label", "due_at", "open"}}`` (``due_at``
+an aware datetime or ``None``) for the keys it opened a case for.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from django.dispatch import Signal
 
 incident_raised = Signal()
 incident_closed = Signal()
+incident_status_requested = Signal()
 
 # Kinds of incident keys; ``alarm`` is the device alarms' (iot), others register theirs.
 KEY_KINDS: set[str] = {"alarm"}
@@ -61,3 +70,21 @@ def raise_incident(sender: Any, **kwargs: Any) -> str:
 def close_incident(sender: Any, *, key: str, number: str = "", outcome: str = "") -> None:
     """Send :data:`incident_closed` for the incident ``key`` (``"alarm:123"``)."""
     incident_closed.send(sender, key=key, number=number, outcome=outcome)
+
+
+def incident_statuses(sender: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Where the case opened for each incident of ``keys`` stands (see
+    :data:`incident_status_requested`); keys no receiver knows are left out."""
+    found: dict[str, dict[str, Any]] = {}
+    if not keys:
+        return found
+    for _receiver, response in incident_status_requested.send(sender, keys=list(keys)):
+        if isinstance(response, dict):
+            for key, status in response.items():
+                found.setdefault(key, dict(status))
+    return found
+
+
+def incident_status(sender: Any, key: str) -> dict[str, Any] | None:
+    """Where the case opened for the incident ``key`` stands, or ``None``."""
+    return incident_statuses(sender, [key]).get(key)
