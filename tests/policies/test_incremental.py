@@ -28,7 +28,8 @@ from jiayuan.policies.matching import (
     inputs_json_sql,
     run_matching,
 )
-from jiayuan.policies.models import Match, PersonChange, Policy, ReceivedBenefit
+from jiayuan.policies.models import Match, MatchEvent, PersonChange, Policy, ReceivedBenefit
+from jiayuan.policies.reads import MEMBERS, TAG, reads_of
 from jiayuan.policies.registry import compile_policy_rule
 
 pytestmark = pytest.mark.django_db
@@ -235,10 +236,98 @@ def test_updates_and_deletes_are_logged_by_the_database() -> None:
     tag = PersonTag.objects.order_by("pk").first()
     assert tag is not None
     PersonTag.objects.filter(pk=tag.pk).delete()
-    # then
-    logged = set(PersonChange.objects.values_list("person_id", "household_id"))
-    assert (person.pk, person.household_id) in logged
-    assert (tag.person_id, None) in logged
+    # then: each row says what changed (the person's column, the household's members,
+    # the tag)
+    logged = set(PersonChange.objects.values_list("person_id", "household_id", "changed", "ref_id"))
+    assert logged == {
+        (person.pk, None, "death_date", None),
+        (None, person.household_id, "members", None),
+        (tag.person_id, None, "tag", tag.tag_id),
+    }
+
+
+def test_an_update_that_changes_no_value_is_not_logged() -> None:
+    person = Person.objects.exclude(household=None).order_by("pk").first()
+    assert person is not None
+    PersonChange.objects.all().delete()
+    Person.objects.filter(pk=person.pk).update(
+        residence_status=person.residence_status, birth_date=person.birth_date
+    )
+    assert not PersonChange.objects.exists()
+    # a move logs the person's household and both households' members
+    other = Household.objects.exclude(pk=person.household_id).order_by("pk").first()
+    assert other is not None
+    Person.objects.filter(pk=person.pk).update(household=other)
+    assert set(PersonChange.objects.values_list("person_id", "household_id", "changed")) == {
+        (person.pk, None, "household_id"),
+        (None, person.household_id, "members"),
+        (None, other.pk, "members"),
+    }
+
+
+def run_on(day: dt.date, codes: list[str]) -> dict[str, Any]:
+    """The scope of each policy's incremental pass; then what it read is dated back (the
+    next run reads again what changed within its margin before this one)."""
+    run = run_matching(day, codes=codes)
+    assert {e["mode"] for e in run.summary.values()} == {"incremental"}
+    settle_the_seed()
+    MatchEvent.objects.update(at=LONG_AGO)
+    return {code: entry["scope"] for code, entry in run.summary.items()}
+
+
+def test_a_change_to_an_input_a_rule_does_not_read_leaves_its_scope_empty() -> None:
+    # given: a full run, then a resident moving away, then a disability tag
+    settle_the_seed()
+    codes = ["gaoling-jintie", "laonian-tijian", "canji-gongjiao", "yibao-zizhu"]
+    run_matching(D0, codes=codes, full=True)
+    # the seed's matches were settled minutes ago, within the run's margin: long ago
+    MatchEvent.objects.update(at=LONG_AGO)
+    person = Person.objects.filter(residence_status="resident").order_by("pk").first()
+    assert person is not None
+    Person.objects.filter(pk=person.pk).update(residence_status="away")
+    # when: the next run on the same day (no date crosses)
+    scopes = run_on(D0, codes)
+    # then: only 老年人健康体检 (reads the residence) re-reads the person
+    assert scopes == {"gaoling-jintie": 0, "laonian-tijian": 1, "canji-gongjiao": 0,
+                      "yibao-zizhu": 0}  # fmt: skip
+    # a person tag concerns the rules reading that tag, not a household tag's rules
+    PersonTag.objects.create(
+        person=person, tag=Tag.objects.get(code="残疾人"), valid_from=D0, area_path="",
+        attributes={"category": "肢体", "grade": 2},
+    )  # fmt: skip
+    assert run_on(D0, codes) == {"gaoling-jintie": 0, "laonian-tijian": 0,
+                                 "canji-gongjiao": 1, "yibao-zizhu": 0}  # fmt: skip
+    # a household tag concerns the household's members under rules reading it
+    assert person.household_id is not None
+    HouseholdTag.objects.create(
+        household_id=person.household_id, tag=Tag.objects.get(code="特困"), valid_from=D0,
+        area_path="",
+    )  # fmt: skip
+    members = Person.objects.filter(household_id=person.household_id).count()
+    assert run_on(D0, codes) == {"gaoling-jintie": 0, "laonian-tijian": 0,
+                                 "canji-gongjiao": 0, "yibao-zizhu": members}  # fmt: skip
+    # a death concerns every rule (each reads ``deceased``)
+    Person.objects.filter(pk=person.pk).update(death_date=D0)
+    assert set(run_on(D0, codes).values()) == {1}
+
+
+def test_what_a_rule_reads_comes_from_its_leaves() -> None:
+    rule = compile_policy_rule(
+        'not deceased and age >= 60 and household.has_tag("低保") and has_tag("残疾人") '
+        'and receives("gaoling-jintie")'
+    )
+    reads = reads_of(rule, "dibao")
+    assert reads.columns == {"death_date", "birth_date", "household_id"}
+    assert reads.tags == {"残疾人"} and reads.household_tags == {"低保"}
+    assert reads.benefits == {"gaoling-jintie", "dibao"} and not reads.members
+    assert not reads.person("residence_status", None)
+    assert not reads.person(TAG, "独居老人") and reads.person(TAG, "残疾人")
+    assert not reads.household(MEMBERS, None) and reads.household(TAG, "低保")
+    # the household's composition: size, living alone
+    assert reads_of(compile_policy_rule("lives_alone"), "x").members
+    assert reads_of(compile_policy_rule("household.size >= 3"), "x").members
+    # a row logged before the log said what changed concerns every rule
+    assert reads.person("", None) and reads.household("", None)
 
 
 def test_recorded_inputs_written_by_the_database_are_the_python_ones() -> None:

@@ -78,7 +78,7 @@ from jiayuan.core.rules.inputs import leaves
 from jiayuan.core.rules.types import BOOL, DATE, INT, STR, EnumType
 from jiayuan.core.validity import open_on
 from jiayuan.people.choices import ResidenceStatus
-from jiayuan.people.models import HouseholdTag, Person, PersonTag
+from jiayuan.people.models import HouseholdTag, Person, PersonTag, Tag
 from jiayuan.people.rules_fields import PersonFacts, facts_of
 
 from .choices import (
@@ -100,6 +100,7 @@ from .models import (
     ReceivedBenefit,
     RuleVersion,
 )
+from .reads import BENEFIT, MEMBERS, NEW, TAG, Change, Reads, concerned, reads_of
 from .registry import compile_policy_rule, load_benefits, receives, receiving_on
 
 logger = logging.getLogger(__name__)
@@ -801,18 +802,25 @@ def _births(thresholds: Iterable[int], windows: Sequence[Window]) -> Q:
 class Changes:
     """The persons incremental passes re-evaluate, read once per run: what changed after
     a watermark, and the date crossings between two run dates (see the module
-    docstring). Shared by the policies of a run, which mostly have the same baseline."""
+    docstring), each kept with what changed (:class:`~.reads.Change`) so that a policy
+    re-evaluates only the persons whose change concerns an input its rule reads
+    (:func:`~.reads.reads_of`). Shared by the policies of a run, which mostly have the
+    same baseline."""
 
     def __init__(self) -> None:
-        self._since: dict[dt.datetime, frozenset[int]] = {}
-        self._dated: dict[tuple[Window, ...], frozenset[int]] = {}
+        self._since: dict[dt.datetime, list[Change]] = {}
+        self._dated: dict[tuple[Window, ...], list[Change]] = {}
         self._finalised: dict[dt.datetime, dict[int, set[int]]] = {}
+        self._members: dict[int, list[int]] = {}
+        self._codes: dict[str, dict[int, str]] = {}
 
     def scope(self, policy: Policy, base: Baseline, day: dt.date) -> frozenset[int]:
         rule = compile_policy_rule(policy.rule)
+        reads = reads_of(rule, policy.code)
         windows = crossing_windows(base.ref_date, day, policy.lookahead_days)
         since = base.watermark - MARGIN
-        ids = set(self.changed_since(since)) | self.crossing(policy, rule, windows)
+        ids = self.concerned(self.changed_since(since), reads)
+        ids |= self.crossing(policy, rule, windows)
         # upcoming matches whose day has come; matches finalised or closed since (every
         # status change writes the match's timeline)
         ids |= set(
@@ -823,22 +831,47 @@ class Changes:
         ids |= self.finalised_since(since).get(policy.pk, set())
         return frozenset(ids)
 
+    def concerned(self, changes: Sequence[Change], reads: Reads) -> set[int]:
+        """The persons one of ``changes`` concerns under ``reads``: the person changed,
+        or the members of the household changed."""
+        households = {
+            c.household
+            for c in changes
+            if c.household is not None and reads.household(c.kind, c.ref)
+        }
+        return concerned(changes, reads, self.members(households))
+
+    def members(self, households: Collection[int]) -> dict[int, list[int]]:
+        """The persons of each household (read once a run)."""
+        missing = [h for h in households if h not in self._members]
+        if missing:
+            for hid in missing:
+                self._members[hid] = []
+            rows = Person.objects.filter(household_id__any_of=missing).order_by()
+            for pid, hid in rows.values_list("pk", "household_id"):
+                self._members[hid].append(pid)
+        return self._members
+
     def crossing(self, policy: Policy, rule: Rule, windows: Sequence[Window]) -> set[int]:
         """Persons whose verdict under ``rule`` may change on a day of ``windows`` with no
-        change to their data: a date-driven condition crosses (see the module
-        docstring)."""
+        change to their data: a date-driven condition of an input the rule reads
+        crosses (see the module docstring)."""
         if not windows:
             return set()
-        ids = self.dated(windows)
-        ages = age_thresholds(rule)
-        born = _births(range(MAX_AGE + 1) if ages is None else ages, windows)
-        ids |= set(Person.objects.filter(born).order_by().values_list("pk", flat=True))
+        reads = reads_of(rule, policy.code)
+        ids = self.concerned(self.dated(windows), reads)
+        if reads.everything or "birth_date" in reads.columns:
+            ages = age_thresholds(rule)
+            born = _births(range(MAX_AGE + 1) if ages is None else ages, windows)
+            ids |= set(Person.objects.filter(born).order_by().values_list("pk", flat=True))
         under = _under_thresholds(rule)
         if under:
             under_born = Person.objects.filter(
                 _births(under | {0}, windows), household__isnull=False
             ).order_by()
-            ids |= _members(set(under_born.values_list("household_id", flat=True)))
+            households = set(under_born.values_list("household_id", flat=True))
+            found = self.members(households)
+            ids.update(pid for hid in households for pid in found.get(hid, ()))
         # settled matches whose recheck interval ends in a window
         recheck = dt.timedelta(days=policy.recheck_days)
         for lo, hi in windows:
@@ -868,80 +901,83 @@ class Changes:
                 found.setdefault(policy_id, set()).add(person_id)
         return found
 
-    def changed_since(self, since: dt.datetime) -> frozenset[int]:
-        """Persons whose rule inputs changed at or after ``since``, with housemates of
-        persons who changed, came or left."""
+    def _code(self, kind: str, ref: int | None) -> str | None:
+        """A logged change's ``ref_id`` as the code rules name: the tag's code or the
+        benefit's policy code (``None``: concerns every rule)."""
+        if ref is None or kind not in (TAG, BENEFIT):
+            return None
+        codes = self._codes.get(kind)
+        if codes is None:
+            model = Tag if kind == TAG else Policy
+            codes = self._codes[kind] = dict(model.objects.values_list("pk", "code"))
+        return codes.get(ref)
+
+    def changed_since(self, since: dt.datetime) -> list[Change]:
+        """What changed at or after ``since``: logged updates and deletes, and rows
+        created since (a person created concerns every rule, and their housemates')."""
         found = self._since.get(since)
         if found is not None:
             return found
-        persons: set[int] = set()
-        households: set[int] = set()
-        for pid, hid in PersonChange.objects.filter(at__gte=since).values_list(
-            "person_id", "household_id"
-        ):
-            if pid is not None:
-                persons.add(pid)
-            if hid is not None:
-                households.add(hid)
+        out: list[Change] = []
+        rows = PersonChange.objects.filter(at__gte=since).order_by()
+        for pid, hid, kind, ref in rows.values_list(
+            "person_id", "household_id", "changed", "ref_id"
+        ).distinct():
+            out.append(Change(pid, hid, kind, self._code(kind, ref)))
         for pid, hid in (
             Person.objects.filter(created_at__gte=since)
             .order_by()
             .values_list("pk", "household_id")
         ):
-            persons.add(pid)
+            out.append(Change(pid, None, NEW))
             if hid is not None:
-                households.add(hid)
-        persons |= set(
-            PersonTag.objects.filter(created_at__gte=since).values_list("person_id", flat=True)
-        )
-        persons |= set(
-            ReceivedBenefit.objects.filter(created_at__gte=since).values_list(
-                "person_id", flat=True
-            )
-        )
-        households |= set(
-            HouseholdTag.objects.filter(created_at__gte=since).values_list(
-                "household_id", flat=True
-            )
-        )
-        found = self._since[since] = frozenset(persons | _members(households))
-        return found
+                out.append(Change(None, hid, MEMBERS))
+        for pid, code in PersonTag.objects.filter(created_at__gte=since).values_list(
+            "person_id", "tag__code"
+        ):
+            out.append(Change(pid, None, TAG, code))
+        for pid, code in ReceivedBenefit.objects.filter(created_at__gte=since).values_list(
+            "person_id", "policy__code"
+        ):
+            out.append(Change(pid, None, BENEFIT, code))
+        for hid, code in HouseholdTag.objects.filter(created_at__gte=since).values_list(
+            "household_id", "tag__code"
+        ):
+            out.append(Change(None, hid, TAG, code))
+        self._since[since] = out
+        return out
 
-    def dated(self, windows: Sequence[Window]) -> set[int]:
-        """Persons with a tag or benefit starting or ending, or a death (and then the
-        housemates), on a day of ``windows``."""
+    def dated(self, windows: Sequence[Window]) -> list[Change]:
+        """Tags and benefits starting or ending, and deaths (which change the household
+        too), on a day of ``windows``."""
         key = tuple(windows)
         found = self._dated.get(key)
-        if found is None:
-            persons: set[int] = set()
-            if windows:
-                tags = _in_windows("valid_from", windows) | _in_windows("valid_until", windows)
-                persons |= set(PersonTag.objects.filter(tags).values_list("person_id", flat=True))
-                benefits = _in_windows("since", windows) | _in_windows("until", windows)
-                persons |= set(
-                    ReceivedBenefit.objects.filter(benefits).values_list("person_id", flat=True)
-                )
-                households = set(
-                    HouseholdTag.objects.filter(tags).values_list("household_id", flat=True)
-                )
-                for pid, hid in (
-                    Person.objects.filter(_in_windows("death_date", windows))
-                    .order_by()
-                    .values_list("pk", "household_id")
-                ):
-                    persons.add(pid)
-                    if hid is not None:
-                        households.add(hid)
-                persons |= _members(households)
-            found = self._dated[key] = frozenset(persons)
-        return set(found)
-
-
-def _members(households: Collection[int]) -> set[int]:
-    if not households:
-        return set()
-    members = Person.objects.filter(household_id__any_of=households).order_by()
-    return set(members.values_list("pk", flat=True))
+        if found is not None:
+            return found
+        out: list[Change] = []
+        if windows:
+            tags = _in_windows("valid_from", windows) | _in_windows("valid_until", windows)
+            for pid, code in PersonTag.objects.filter(tags).values_list("person_id", "tag__code"):
+                out.append(Change(pid, None, TAG, code))
+            benefits = _in_windows("since", windows) | _in_windows("until", windows)
+            for pid, code in ReceivedBenefit.objects.filter(benefits).values_list(
+                "person_id", "policy__code"
+            ):
+                out.append(Change(pid, None, BENEFIT, code))
+            for hid, code in HouseholdTag.objects.filter(tags).values_list(
+                "household_id", "tag__code"
+            ):
+                out.append(Change(None, hid, TAG, code))
+            for pid, hid in (
+                Person.objects.filter(_in_windows("death_date", windows))
+                .order_by()
+                .values_list("pk", "household_id")
+            ):
+                out.append(Change(pid, None, "death_date"))
+                if hid is not None:
+                    out.append(Change(None, hid, MEMBERS))
+        self._dated[key] = out
+        return out
 
 
 # --- one person's matches, when their record changes ------------------------------------

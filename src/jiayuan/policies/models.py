@@ -256,6 +256,10 @@ class PersonChange(models.Model):
     person_id = models.BigIntegerField(null=True, blank=True)
     household_id = models.BigIntegerField(null=True, blank=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
+    # what changed (jiayuan.policies.reads): a person's column, "tag" or "benefit" (ref_id
+    # the tag's or the policy's id), a household's "members" or "tag"; "" = anything
+    changed = models.CharField(max_length=24, blank=True, default="")
+    ref_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("居民变更记录")
