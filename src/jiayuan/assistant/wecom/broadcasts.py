@@ -15,6 +15,7 @@ Statuses move only along :data:`ALLOWED`, each move audited (the job acts as the
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from jiayuan.core import audit
-from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from jiayuan.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, row_id
 from jiayuan.core.models import AuditEntry
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import path_allowed
@@ -45,7 +46,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
 }
-BROADCAST_AREA_KINDS = (AreaKind.COUNTY, AreaKind.STREET, AreaKind.COMMUNITY, AreaKind.ZONE)
+BROADCAST_AREA_KINDS = (
+    AreaKind.COUNTY, AreaKind.STREET, AreaKind.COMMUNITY, AreaKind.ZONE, AreaKind.GRID,
+)  # fmt: skip
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 60  # after the n-th failure: 60 s × 2^(n-1)
 LEASE = dt.timedelta(minutes=2)  # a delivery being sent is not picked up again meanwhile
@@ -81,8 +84,8 @@ def with_counts(queryset: QuerySet[Broadcast]) -> QuerySet[Broadcast]:
     )
 
 
-def get_broadcast(user: Any, pk: int) -> Broadcast:
-    found = visible_broadcasts(user).filter(pk=pk).first()
+def get_broadcast(user: Any, pk: Any) -> Broadcast:
+    found = visible_broadcasts(user).filter(pk=row_id(pk)).first()
     if found is None:
         raise NotFound("宣讲不存在", "broadcast not found")
     return found
@@ -135,10 +138,17 @@ def from_policy(policy: Policy, kind: str = BroadcastKind.TEXT, url: str = "") -
     return {"title": f"政策宣讲：{policy.name}"[:TITLE_CHARS], "content": content, "card": card}
 
 
-def _text(value: Any, limit: int, name: str, zh: str, *, required: bool = False) -> str:
+# control characters (newlines and tabs allowed) and lone surrogates: no database or
+# WeCom takes them
+INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(value: Any, limit: int, name: str, zh: str, *, required: bool = False) -> str:
+    """``value`` trimmed; 422 when empty but required, too long, or holding control
+    characters or lone surrogates."""
     text = str(value or "").strip()
-    if "\x00" in text:
-        raise ValidationFailed(f"{zh}含有无效字符", f"{name} holds a NUL character", field=name)
+    if INVALID.search(text):
+        raise ValidationFailed(f"{zh}含有无效字符", f"{name} holds invalid characters", field=name)
     if required and not text:
         raise ValidationFailed(f"请填写{zh}", f"{name} is required", field=name)
     if len(text) > limit:
@@ -146,15 +156,6 @@ def _text(value: Any, limit: int, name: str, zh: str, *, required: bool = False)
             f"{zh}不能超过 {limit} 字", f"{name} is over {limit} characters", field=name
         )
     return text
-
-
-def _utf8_len(text: str, name: str) -> int:
-    try:
-        return len(text.encode())
-    except UnicodeEncodeError:
-        raise ValidationFailed(
-            "内容含有无法发送的字符", f"{name} holds characters that cannot be sent", field=name
-        ) from None
 
 
 def payload_of(broadcast: Broadcast) -> dict[str, Any]:
@@ -174,25 +175,26 @@ def clean(user: Any, data: BroadcastFields, now: dt.datetime | None = None) -> d
     ensure_may(user, area.path)
     if area.kind not in BROADCAST_AREA_KINDS:
         raise ValidationFailed(
-            "宣讲范围须为县、街道、社区或小区", "a broadcast goes to a county, street, "
-            "community or compound", field="area",
+            "宣讲范围须为县、街道、社区、小区或网格", "a broadcast goes to a county, street, "
+            "community, compound or grid", field="area",
         )  # fmt: skip
     if data.kind not in BroadcastKind.values:
         raise ValidationFailed("消息类型无效", "unknown message kind", field="kind")
+    title, content, card = _composed(data)
     values: dict[str, Any] = {
         "area": area,
         "kind": data.kind,
-        "title": _text(data.title, TITLE_CHARS, "title", "标题", required=True),
+        "title": clean_text(title, TITLE_CHARS, "title", "标题", required=True),
         "policy": data.policy,
         "content": "",
         "card": {},
     }
     if data.kind == BroadcastKind.TEMPLATE_CARD:
-        values["card"] = _card(data.card)
+        values["card"] = _card(card)
     else:
         limit = sender.MARKDOWN_BYTES if data.kind == BroadcastKind.MARKDOWN else sender.TEXT_BYTES
-        content = _text(data.content, limit, "content", "内容", required=True)
-        if _utf8_len(content, "content") > limit:
+        content = clean_text(content, limit, "content", "内容", required=True)
+        if len(content.encode()) > limit:
             raise ValidationFailed(
                 f"内容超过企业微信的 {limit} 字节上限（约 {limit // 3} 个汉字）",
                 f"content is over WeCom's {limit} bytes", field="content",
@@ -202,8 +204,22 @@ def clean(user: Any, data: BroadcastFields, now: dt.datetime | None = None) -> d
     return values
 
 
+def _composed(data: BroadcastFields) -> tuple[str, str, dict[str, Any]]:
+    """The title, content and card given, each composed from the policy when left
+    empty; a card not given is drawn from the title and content."""
+    given = {k: v for k, v in (data.card or {}).items() if v not in (None, "", [])}
+    title, content = (data.title or "").strip(), (data.content or "").strip()
+    if data.policy is not None:
+        made = from_policy(data.policy, data.kind, str(given.get("url") or ""))
+        title = title or made["title"]
+        content = content or made["content"]
+        return title, content, {**made["card"], **given}
+    drawn = {"title": title[:26], "desc": "政策宣讲", "text": content[:112], "fields": []}
+    return title, content, {**drawn, **given}
+
+
 def _card(card: dict[str, Any]) -> dict[str, Any]:
-    url = _text(card.get("url"), URL_CHARS, "url", "详情链接", required=True)
+    url = clean_text(card.get("url"), URL_CHARS, "url", "详情链接", required=True)
     if not url.startswith(("https://", "http://")):
         raise ValidationFailed(
             "详情链接须以 http:// 或 https:// 开头", "the card's link must be http(s)", field="url"
@@ -217,11 +233,13 @@ def _card(card: dict[str, Any]) -> dict[str, Any]:
             raise ValidationFailed(
                 "卡片字段须为名称和值", "a card field is [name, value]", field="card"
             )
-        rows.append([_text(row[0], 5, "card", "字段名"), _text(row[1], 30, "card", "字段值")])
+        rows.append(
+            [clean_text(row[0], 5, "card", "字段名"), clean_text(row[1], 30, "card", "字段值")]
+        )
     return {
-        "title": _text(card.get("title"), 26, "card_title", "卡片标题", required=True),
-        "desc": _text(card.get("desc"), 30, "card_desc", "卡片副标题"),
-        "text": _text(card.get("text"), 112, "card_text", "卡片正文"),
+        "title": clean_text(card.get("title"), 26, "card_title", "卡片标题", required=True),
+        "desc": clean_text(card.get("desc"), 30, "card_desc", "卡片副标题"),
+        "text": clean_text(card.get("text"), 112, "card_text", "卡片正文"),
         "fields": rows,
         "url": url,
     }
