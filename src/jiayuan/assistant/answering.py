@@ -53,27 +53,30 @@ COMMUNITY_OFFICE = "所在社区党群服务中心（网格员）"
 FIGURE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "money": (
         re.compile(
-            r"多少钱|几块|几百|几千|多少块|给多少|发多少|补多少|补贴多少|交多少|缴多少|"
-            r"领多少|拿多少|每月多少|一个月多少|一年多少|标准是多少|什么标准|啥标准|"
-            r"标准多少|多少元|金额|钱数|多少补贴|多钱"
+            r"多少钱|几块|几百|几千|几万|多少块|给多少|发多少|补多少|补贴多少|交多少|缴多少|"
+            r"领多少|拿多少|每月多少|月多少|年多少|标准是多少|什么标准|标准多少|多少元|"
+            r"金额|钱数|多少补贴|多钱|上限|最多|限额|起付线|封顶"
         ),
-        re.compile(r"元|amount|money|标准|金额|补贴|津贴|费|premium|subsidy|pension|line"),
+        re.compile(
+            r"元|amount|money|标准|金额|补贴|津贴|费|premium|subsidy|pension|line|"
+            r"limit|限额|threshold|起付|levels|档次|funeral"
+        ),
     ),
     "rate": (
-        re.compile(r"比例|百分之|几成|报多少|报销多少|能报多少|报销率|多少%"),
-        re.compile(r"%|比例|rate|ratio"),
+        re.compile(r"比例|百分之|几成|报多少|报销多少|能报多少|报销率|多少%|报百分"),
+        re.compile(r"%|比例|rate"),
     ),
     "time": (
         re.compile(r"几点|上班时间|下班|办公时间|营业时间|什么时间上班|开门|关门|周末"),
-        re.compile(r"hours|时间|time|开放"),
+        re.compile(r"hours|办公时间|开放时间"),
     ),
     "phone": (
-        re.compile(r"电话|号码|联系方式|手机号|热线"),
+        re.compile(r"电话|号码|联系方式|手机号|热线号"),
         re.compile(r"phone|电话|号码|tel"),
     ),
     "date": (
-        re.compile(r"哪天|几号|什么时候发|啥时候发|几月|截止|截至"),
-        re.compile(r"date|日期|截止|day"),
+        re.compile(r"几月几号|几月几日|几号|哪天|哪一天|截止|截至|具体日期|几月份"),
+        re.compile(r"date|period|deadline|日期|截止"),
     ),
 }
 # What a citation's entry must contain for a number of the answer to be allowed.

@@ -30,8 +30,13 @@ QUESTION_WEIGHT = 2
 K1 = 1.2
 B = 0.5
 WORD_WEIGHT = 0.6  # the bigram share takes the rest
-OOV_IDF = 2.5  # what a word the base does not know weighs in the question's total
-OOV_SINGLE = 0.6  # ... a single unknown character (often a dialect word or a typo)
+# What a word the base does not know weighs in the question's total: a noun (a thing the
+# base does not talk about: 西瓜, 驾驶证, 快递) weighs most, a verb or adverb less, a
+# single character least (often a dialect word or a typo).
+OOV_NOUN = 4.0
+OOV_IDF = 2.0
+OOV_SINGLE = 0.6
+NOUN_TAGS = ("n", "vn", "an", "s", "nz", "nr", "ns", "nt", "ng", "nrt", "nrfg")
 
 
 @dataclass(frozen=True)
@@ -45,22 +50,29 @@ class Hit:
 class Bm25:
     """One bm25s index and the idf of its tokens (for the calibration)."""
 
-    def __init__(self, docs: list[list[str]]) -> None:
+    def __init__(self, docs: list[list[str]], weight_of_unknown: Any = None) -> None:
         self.model = bm25s.BM25(k1=K1, b=B, method="lucene")
         self.model.index([d or [""] for d in docs], show_progress=False)
         n = len(docs)
         df = Counter(t for d in docs for t in set(d))
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.size = n
+        self.unknown = weight_of_unknown or (lambda t: OOV_IDF if len(t) > 1 else OOV_SINGLE)
+        # The best score each token reaches on any entry: a token's score on an entry is
+        # divided by it, so the entry that matches a token best gets all of its idf.
+        self.best = {t: float(self.model.get_scores([t]).max()) or 1.0 for t in self.idf if t}
 
     def shares(self, tokens: Sequence[str]) -> np.ndarray:
         """Each entry's share of the question (see the module)."""
-        unique = list(dict.fromkeys(tokens))
-        total = sum(self.idf.get(t, OOV_IDF if len(t) > 1 else OOV_SINGLE) for t in unique)
-        known = [t for t in unique if t in self.idf]
-        if not known or total <= 0:
-            return np.zeros(self.size, dtype=np.float32)
-        return self.model.get_scores(known) / total
+        unique = [t for t in dict.fromkeys(tokens) if t]
+        total = sum(self.idf[t] if t in self.idf else self.unknown(t) for t in unique)
+        result = np.zeros(self.size, dtype=np.float32)
+        if total <= 0:
+            return result
+        for t in unique:
+            if t in self.idf:
+                result += self.model.get_scores([t]) * (self.idf[t] / self.best[t])
+        return result / total
 
 
 class Index:
@@ -90,9 +102,24 @@ class Index:
                 + [g for q in questions for g in tx.bigrams(q)] * QUESTION_WEIGHT
                 + tx.bigrams(answer)
             )
-        self.words = Bm25(word_docs)
+        tags = tx.word_tags()
+
+        def unknown_word(t: str) -> float:
+            if len(t) == 1:
+                return OOV_SINGLE
+            return OOV_NOUN if tags.get(t, "") in NOUN_TAGS else OOV_IDF
+
+        self.words = Bm25(word_docs, unknown_word)
         self.grams = Bm25(gram_docs)
-        self.pinyin = self._pinyin_table(vocabulary, word_docs)
+        # 拼音 of the base's words, and of runs of two to three words of each title and
+        # synonym (惠民/乘车/卡 → hmcck) that are no word of their own
+        spelled = list(vocabulary)
+        for phrase in [e.title for e in self.entries] + list(self.synonyms.values()):
+            parts = [w for w in self.tk.lcut(tx.normalise(phrase), HMM=False) if w.strip()]
+            for n in (2, 3):
+                spelled += ["".join(parts[i : i + n]) for i in range(len(parts) - n + 1)]
+        spelled += [t for d in word_docs for t in d]
+        self.pinyin = self._pinyin_table(spelled, word_docs)
 
     def prepare(self, text: str) -> str:
         """Normalised, dialect and synonyms rewritten (the same for entries and questions)."""

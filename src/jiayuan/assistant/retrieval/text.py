@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Iterable
 
 import jieba
+from pypinyin import lazy_pinyin
 
 MAX_CHARS = 200  # a question is cut here: longer text adds nothing but time
 
@@ -49,7 +50,8 @@ STOPWORDS = frozenset(
     及 或 或者 给 让 被 把 从 对 到 去 来 会 能 能否 可以 可 行 行不行 不 没 吧 呢 啊 呀 嘛 哦
     现在 今年 今天 一个 什么 怎么 怎么样 怎样 如何 哪 哪里 哪儿 哪个 为什么 是不是 有没有
     家 家里 我家 俺家 他家 老人家 一些 些 点 得 该 应该 需要 需要什么 还是 但是 因为 所以 如果
-    嗯 喂 在吗 你好 您好 好 了解 情况 事 事情 啥事 说 听说 人家 别人 咱家 上 里 中
+    嗯 喂 在吗 在不在 有人 有人吗 有人没 你好 您好 好 了解 情况 事 事情 啥事 说 听说 人家 别人
+    咱家 上 里 中 时候 什么时候 时间 多长时间 下来 一直 真 还要
     """.split()
 )
 LATIN_RUN = re.compile(r"[a-z]{2,}")
@@ -58,6 +60,7 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
 _words: set[str] = set()
+_tags: dict[str, str] | None = None
 
 
 def normalise(text: str) -> str:
@@ -122,20 +125,37 @@ def tokenizer(words: Iterable[str] = ()) -> jieba.Tokenizer:
         return _tokenizer
 
 
+def word_tags() -> dict[str, str]:
+    """jieba's part-of-speech tag of each word of its main dictionary (loaded once)."""
+    global _tags
+    with _lock:
+        if _tags is None:
+            import jieba.posseg
+
+            _tags = dict(jieba.posseg.POSTokenizer(jieba.Tokenizer()).word_tag_tab)
+        return _tags
+
+
 def words(text: str, tk: jieba.Tokenizer) -> list[str]:
     """The words of a normalised text (spaces and stopwords dropped)."""
-    return [w for w in tk.lcut(text, HMM=False) if w.strip() and w not in STOPWORDS]
+    return [w for w in tk.lcut_for_search(text, HMM=False) if w.strip() and w not in STOPWORDS]
 
 
 def bigrams(text: str) -> list[str]:
     """Character bigrams of each run of Chinese characters (a lone character counts as
-    itself), and each latin or digit run as one token."""
+    itself) and the same run's 拼音 syllable bigrams (``~yi bao``: a homophone typo such
+    as 一保 for 医保 or 抵保 for 低保 still meets its word); each latin or digit run is one
+    token."""
     grams: list[str] = []
     for run in re.findall(r"[\u3400-\u9fff]+|[a-z0-9]+", text):
         if not CJK.match(run):
             grams.append(run)
-        elif len(run) == 1:
+            continue
+        syllables = lazy_pinyin(run, errors="default")
+        if len(run) == 1:
             grams.append(run)
+            grams.append("~" + syllables[0])
         else:
             grams.extend(run[i : i + 2] for i in range(len(run) - 1))
+            grams.extend(f"~{syllables[i]} {syllables[i + 1]}" for i in range(len(syllables) - 1))
     return grams
