@@ -122,3 +122,18 @@ def test_statuses_of_many_asks_take_one_bridge_query(
         found = handoff.statuses_of(rows)
     assert sorted(found) == sorted(ids)
     assert len({s["case"] for s in found.values()}) == 3
+
+
+def test_the_demo_week_of_questions_hands_some_off_through_the_bridge() -> None:
+    from jiayuan.assistant.demo.asks import seed_asks
+
+    before = Ask.objects.count()
+    made = seed_asks(7, "tiny")
+    assert made["asks"] == 40 and Ask.objects.count() == before + 40
+    assert made["abstained"] >= 1 and 1 <= made["handed_off"] <= made["abstained"]
+    handed = Ask.objects.exclude(case_number="").order_by("-id")[: made["handed_off"]]
+    for row in handed:
+        case = Case.objects.get(number=row.case_number)
+        assert case.source_ref == f"ask:{row.pk}" and case.channel == "assistant"
+        assert case.grid.path == row.area_path
+    assert not Ask.objects.filter(question__regex=r"1[3-9][0-9]{9}").exists()

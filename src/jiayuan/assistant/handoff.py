@@ -76,6 +76,31 @@ def due_text(due_at: dt.datetime | None) -> str:
     return f"网格员将在 {local:%Y年%m月%d日 %H:%M} 前联系您。"
 
 
+def open_case(row: Ask, person: Person) -> str:
+    """Open the case of ``row`` for ``person``'s grid worker through the incident bridge
+    and return its number (the caller stores it; the demo's seed calls this too)."""
+    number = raise_incident(
+        Ask,
+        key=key_of(row),
+        category_code=CATEGORY_CODE,
+        title=f"居民咨询：{row.question[:40]}",
+        description=f"居民通过数字助理提问，助理未能回答，请联系居民答复。\n问题：{row.question}",
+        area=_home_area(person),
+        dwelling=None,
+        lat=None,
+        lng=None,
+        priority="normal",
+        channel=CASE_CHANNEL,
+        level=CASE_LEVEL,
+        reporter=person,
+    )
+    if not number:
+        raise ValidationFailed(
+            "暂时无法转交，请致电社区党群服务中心咨询", "the hand-off failed; call the office"
+        )
+    return number
+
+
 def hand_off(ask: Ask, *, user: Any) -> dict[str, Any]:
     """Open the case of ``ask`` for the asker's grid worker; returns ``{"case",
     "status", "due_at", "message"}``. 404 for anyone but the asker, 409 when already
@@ -92,26 +117,7 @@ def hand_off(ask: Ask, *, user: Any) -> dict[str, Any]:
                 "这个问题已有答复，如仍有疑问请重新提问",
                 "the assistant answered this question; ask again if in doubt",
             )
-        area = _home_area(person)
-        number = raise_incident(
-            Ask,
-            key=key_of(row),
-            category_code=CATEGORY_CODE,
-            title=f"居民咨询：{row.question[:40]}",
-            description=f"居民通过数字助理提问，助理未能回答，请联系居民答复。\n问题：{row.question}",
-            area=area,
-            dwelling=None,
-            lat=None,
-            lng=None,
-            priority="normal",
-            channel=CASE_CHANNEL,
-            level=CASE_LEVEL,
-            reporter=person,
-        )
-        if not number:
-            raise ValidationFailed(
-                "暂时无法转交，请致电社区党群服务中心咨询", "the hand-off failed; call the office"
-            )
+        number = open_case(row, person)
         row.case_number = number
         row.handed_off_at = timezone.now()
         if row.person_id is None:
