@@ -434,3 +434,69 @@ def test_robots_are_added_with_the_key_never_shown(page_as: Any, community: Area
     robot.refresh_from_db()
     assert not robot.enabled
     assert page_as("grid").post(f"/assistant/robots/{robot.pk}/toggle/").status_code == 404
+
+
+# --- the demo stage ----------------------------------------------------------------------------
+def test_the_demo_stage_seeds_robots_and_broadcasts(
+    wecom: FakeWeCom,  # noqa: F811
+    db: Any,
+) -> None:
+    from jiayuan.assistant.demo.wecom import seed_wecom
+
+    # given the tiny county without robots or broadcasts
+    Robot.objects.all().delete()
+    Broadcast.objects.all().delete()
+
+    # when the stage runs
+    counts = seed_wecom(7, "tiny", now=T0)
+
+    # then each community's resident group has its robot, with a made-up demo key
+    communities = Area.objects.filter(kind="community")
+    assert counts["robots"] == communities.count() == Robot.objects.count()
+    assert set(Robot.objects.values_list("area_id", flat=True)) == set(
+        communities.values_list("pk", flat=True)
+    )
+    assert all(k.startswith("demo-") for k in Robot.objects.values_list("webhook_key", flat=True))
+    # three broadcasts sent (from 城乡居民医保参保资助 on), with deliveries, two scheduled
+    sent = Broadcast.objects.filter(status=BroadcastStatus.SENT).order_by("scheduled_at")
+    assert [b.policy.code for b in sent] == ["yibao-zizhu", "gaoling-jintie", "dibao"]  # type: ignore[union-attr]
+    assert Broadcast.objects.filter(status=BroadcastStatus.SCHEDULED).count() == 2
+    for b in sent:
+        robots = Robot.objects.filter(area_path__startswith=b.area_path).count()
+        assert b.deliveries.count() == robots
+        assert b.deliveries.filter(status=DeliveryStatus.SENT).exists()
+    assert counts["deliveries"] == Delivery.objects.count()
+    # and the same seed draws the same keys
+    keys = sorted(Robot.objects.values_list("webhook_key", flat=True))
+    Robot.objects.all().delete()
+    seed_wecom(7, "tiny", now=T0)
+    assert sorted(Robot.objects.values_list("webhook_key", flat=True)) == keys
+
+    # when a scheduled one falls due, its demo robots are never sent to WeCom
+    due = Broadcast.objects.filter(status=BroadcastStatus.SCHEDULED).order_by("scheduled_at")[0]
+    broadcasts.send_due(due.scheduled_at)
+    due.refresh_from_db()
+    assert due.status == BroadcastStatus.FAILED and not wecom.received
+    assert "演示机器人" in due.deliveries.first().error  # type: ignore[union-attr]
+
+
+def test_the_minute_job_is_registered_and_runs(
+    wecom: FakeWeCom,  # noqa: F811
+    users: Any,
+    community: Area,
+) -> None:
+    from jiayuan.assistant import tasks
+
+    # a broadcast due a minute ago is sent by the periodic task itself
+    add_robot(community)
+    now = dt.datetime.now(dt.UTC)
+    made = broadcasts.create(
+        users["community"],
+        broadcasts.BroadcastFields(area=community, title="通知", content="医保缴费提醒",
+                                   scheduled_at=now - MINUTE),
+        now=now - MINUTE,
+    )  # fmt: skip
+    result = tasks.wecom_jobs.send_broadcasts.call_local()
+    assert result["started"] >= 1 and result["sent"] >= 1
+    made.refresh_from_db()
+    assert made.status == BroadcastStatus.SENT and len(wecom.received) >= 1

@@ -387,7 +387,7 @@ def send_pending(now: dt.datetime) -> dict[str, int]:
             except sender.RobotError as exc:
                 attempts = delivery.attempts + 1
                 update = {"attempts": attempts, "error": str(exc)[:200]}
-                if attempts >= MAX_ATTEMPTS:
+                if attempts >= MAX_ATTEMPTS or exc.final:
                     update["status"] = DeliveryStatus.FAILED
                     counts["failed"] += 1
                 else:

@@ -41,15 +41,19 @@ TEXT_BYTES = 2048  # WeCom's limits on a message's content, in UTF-8 bytes
 MARKDOWN_BYTES = 4096
 RATE_LIMITED = 45009  # errcode: the robot sent more than its pace allows
 KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+# The demo county's robots have made-up keys starting with this: they are never sent to
+# WeCom (a delivery to one fails at once, saying why).
+DEMO_PREFIX = "demo-"
 
 
 class RobotError(Exception):
     """A message WeCom did not take (network, HTTP status or errcode); the text never
     holds the key."""
 
-    def __init__(self, message: str, *, errcode: int | None = None) -> None:
+    def __init__(self, message: str, *, errcode: int | None = None, final: bool = False) -> None:
         super().__init__(message)
         self.errcode = errcode
+        self.final = final  # retrying cannot help
 
 
 class Paced(Exception):
@@ -134,7 +138,9 @@ def post(key: str, payload: dict[str, Any]) -> None:
     """POST one message to the robot with ``key``; :class:`RobotError` unless WeCom
     answers errcode 0."""
     if not KEY_RE.match(key or ""):
-        raise RobotError("the webhook key is malformed")
+        raise RobotError("the webhook key is malformed", final=True)
+    if key.startswith(DEMO_PREFIX):
+        raise RobotError("演示机器人的密钥是虚构的，未发送到企业微信", final=True)
     body = json.dumps(payload, ensure_ascii=False).encode()
     request = urllib.request.Request(  # noqa: S310 - webhook_url checks the scheme
         webhook_url(key), data=body, headers={"Content-Type": "application/json"}, method="POST"
