@@ -53,9 +53,9 @@ COMMUNITY_OFFICE = "所在社区党群服务中心（网格员）"
 FIGURE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "money": (
         re.compile(
-            r"多少钱|几块|几百|几千|几万|多少块|给多少|发多少|补多少|补贴多少|交多少|缴多少|"
+            r"多少钱|几块|几百|几千|多少块|给多少|发多少|补多少|补贴多少|交多少|缴多少|"
             r"领多少|拿多少|每月多少|月多少|年多少|标准是多少|什么标准|标准多少|多少元|"
-            r"金额|钱数|多少补贴|多钱|上限|最多|限额|起付线|封顶"
+            r"金额|多少补贴|多钱|上限|最多|限额|起付线|封顶"
         ),
         re.compile(
             r"元|amount|money|标准|金额|补贴|津贴|费|premium|subsidy|pension|line|"
@@ -137,11 +137,14 @@ def compose(entry: Any) -> str:
 
 
 def _abstain(question: str, reason: str, *, office: str = "", entry: str = "",
-             score: float = 0.0, detail: str = "") -> Answer:  # fmt: skip
+             score: float = 0.0, detail: str = "", office_of: str = "") -> Answer:  # fmt: skip
+    """An abstention; ``office_of`` is the entry whose office is named when the question
+    was not close enough to name that entry itself (``extra["office_of"]``)."""
     office = office or COMMUNITY_OFFICE
     text = f"{CANNOT}。{detail}请向{office}咨询，也可以请网格员帮您转问。"
+    extra = {"office_of": office_of} if office_of else {}
     return Answer(question=question, text=text, abstained=True, reason=reason,
-                  score=score, entry=entry, office=office)  # fmt: skip
+                  score=score, entry=entry, office=office, extra=extra)  # fmt: skip
 
 
 def answer(question: str, *, day: dt.date | None = None) -> Answer:
@@ -162,9 +165,11 @@ def answer(question: str, *, day: dt.date | None = None) -> Answer:
     top = hits[0]
     entry = index.entries[top.index]
     if top.score < settings.ASSISTANT_MIN_SCORE:
-        near = top.score >= settings.ASSISTANT_MIN_SCORE / 2
+        # the nearest entry's office, when the question came half-way to it
+        near = top.score >= settings.ASSISTANT_MIN_SCORE / 2 and bool(entry.office)
         return _abstain(question, Abstention.LOW_SCORE, score=top.score,
-                        office=entry.office if near else "")  # fmt: skip
+                        office=entry.office if near else "",
+                        office_of=entry.key if near else "")  # fmt: skip
     if not entry.valid_on(day):
         detail = f"“{entry.title}”的内容已过有效期，正在更新。"
         return _abstain(question, Abstention.EXPIRED, office=entry.office, entry=entry.key,
@@ -216,10 +221,13 @@ def _needs_both(question: str, first: Any, second: Any, index: Any) -> bool:
 
 def numbers_ok(result: Answer) -> bool:
     """Whether every number of the answer's text is stated by an entry it cites (or, for
-    an abstention, by the entry it names): the assistant never invents a figure."""
+    an abstention, by the entry it names or whose office it gives): the assistant never
+    invents a figure."""
     from .models import Entry
 
-    keys = [c.entry for c in result.citations] or ([result.entry] if result.entry else [])
+    keys = [c.entry for c in result.citations] or [
+        k for k in (result.entry, result.extra.get("office_of", "")) if k
+    ]
     allowed: set[str] = set()
     for e in Entry.objects.filter(key__in=keys):
         figures = " ".join(f"{f.get('value') or ''}" for f in e.local_figures or [])

@@ -25,26 +25,27 @@ from . import text as tx
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build
 
-TITLE_WEIGHT = 3
-QUESTION_WEIGHT = 2
-K1 = 1.2
-B = 0.5
+TITLE_WEIGHT = 5
+QUESTION_WEIGHT = 3
+K1 = 2.0
+B = 0.75
 WORD_WEIGHT = 0.6  # the bigram share takes the rest
 # What a word the base does not know weighs in the question's total: a noun (a thing the
 # base does not talk about: 西瓜, 驾驶证, 快递) weighs most, a verb or adverb less, a
 # single character least (often a dialect word or a typo).
-OOV_NOUN = 4.0
-OOV_IDF = 2.0
-OOV_SINGLE = 0.6
+OOV_NOUN = 5.0
+OOV_IDF = 1.0
+OOV_SINGLE = 0.3
 NOUN_TAGS = ("n", "vn", "an", "s", "nz", "nr", "ns", "nt", "ng", "nrt", "nrfg")
 
 
 @dataclass(frozen=True)
 class Hit:
     index: int  # position in Index.entries
-    score: float  # fused, 0..1
-    words: float
-    bigrams: float
+    score: float  # calibrated, 0..1: the mean of ``fused`` and ``head``
+    words: float  # share of the question on the word index
+    bigrams: float  # ... on the bigram index
+    head: float  # idf share of the question's words found in the title or question variants
 
 
 class Bm25:
@@ -62,10 +63,14 @@ class Bm25:
         # divided by it, so the entry that matches a token best gets all of its idf.
         self.best = {t: float(self.model.get_scores([t]).max()) or 1.0 for t in self.idf if t}
 
+    def weight(self, token: str) -> float:
+        """What ``token`` weighs in a question's total: its idf, or the unknown's weight."""
+        return self.idf[token] if token in self.idf else float(self.unknown(token))
+
     def shares(self, tokens: Sequence[str]) -> np.ndarray:
         """Each entry's share of the question (see the module)."""
         unique = [t for t in dict.fromkeys(tokens) if t]
-        total = sum(self.idf[t] if t in self.idf else self.unknown(t) for t in unique)
+        total = sum(self.weight(t) for t in unique)
         result = np.zeros(self.size, dtype=np.float32)
         if total <= 0:
             return result
@@ -88,10 +93,16 @@ class Index:
         vocabulary += [e.title for e in self.entries]
         self.tk = tx.tokenizer(vocabulary)
         word_docs, gram_docs = [], []
+        self.heads: list[frozenset[str]] = []
         for e in self.entries:
             title = self.prepare(e.title)
             questions = [self.prepare(q) for q in (e.questions or []) if isinstance(q, str)]
             answer = self.prepare(e.answer)
+            self.heads.append(
+                frozenset(tx.words(title, self.tk)).union(
+                    *(tx.words(q, self.tk) for q in questions)
+                )
+            )
             word_docs.append(
                 tx.words(title, self.tk) * TITLE_WEIGHT
                 + [w for q in questions for w in tx.words(q, self.tk)] * QUESTION_WEIGHT
@@ -173,6 +184,10 @@ class Index:
         return tx.words(text, self.tk), tx.bigrams(text)
 
     def search(self, question: str, limit: int = 3) -> list[Hit]:
+        """The best entries for ``question``. Candidates are ranked by the fused share of
+        the two indexes; each one's calibrated score also weighs how much of the question
+        its title and question variants hold (``head``): a question that only meets words
+        of an answer's body (离婚 in a passage on who may apply) is seldom about it."""
         if not self.entries:
             return []
         words, grams = self.query(question)
@@ -182,6 +197,18 @@ class Index:
         g = self.grams.shares(grams) if grams else np.zeros(len(self.entries))
         fused = WORD_WEIGHT * w + (1 - WORD_WEIGHT) * g
         order = np.argsort(-fused, kind="stable")[:limit]
-        return [
-            Hit(int(i), float(fused[i]), float(w[i]), float(g[i])) for i in order if fused[i] > 0
-        ]
+        unique = list(dict.fromkeys(words))
+        total = sum(self.words.weight(t) for t in unique)
+        hits = []
+        for i in order:
+            if fused[i] <= 0:
+                continue
+            head = self.heads[i]
+            share = (
+                sum(self.words.idf.get(t, 0.0) for t in unique if t in head) / total
+                if total
+                else 0.0
+            )
+            score = (float(fused[i]) + share) / 2
+            hits.append(Hit(int(i), score, float(w[i]), float(g[i]), share))
+        return hits

@@ -54,6 +54,8 @@ STOPWORDS = frozenset(
     咱家 上 里 中 时候 什么时候 时间 多长时间 下来 一直 真 还要
     """.split()
 )
+# An age, a count or a year (八十岁, 七十多, 66, 1950年): says who asks, not what about.
+NUMBER_WORD = re.compile(r"^[0-9零一二两三四五六七八九十百千几]+[岁周年多个]*$")
 LATIN_RUN = re.compile(r"[a-z]{2,}")
 CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -138,7 +140,11 @@ def word_tags() -> dict[str, str]:
 
 def words(text: str, tk: jieba.Tokenizer) -> list[str]:
     """The words of a normalised text (spaces and stopwords dropped)."""
-    return [w for w in tk.lcut_for_search(text, HMM=False) if w.strip() and w not in STOPWORDS]
+    return [
+        w
+        for w in tk.lcut_for_search(text, HMM=False)
+        if w.strip() and w not in STOPWORDS and not NUMBER_WORD.match(w)
+    ]
 
 
 def bigrams(text: str) -> list[str]:
