@@ -366,3 +366,53 @@ def test_age_thresholds_come_from_the_rule() -> None:
     assert crossing_windows(D0, D0 + dt.timedelta(days=40), 30) == [
         (D0, D0 + dt.timedelta(days=70))
     ]
+
+
+def test_arrivals_written_by_the_database_are_the_python_ones(grid_unit_id: int) -> None:
+    # given: upcoming matches of every policy that looks ahead: residents turning 60, 65
+    # and 80 within days
+    settle_the_seed()
+    for years, days in ((60, 3), (65, 5), (80, 9)):
+        born = (D0 + dt.timedelta(days=days)).replace(year=D0.year - years)
+        Person.objects.create(
+            name=f"将满{years}岁", area_id=grid_unit_id, birth_date=born, hukou_code="370830"
+        )
+    run_matching(D0, full=True)
+    upcoming = list(
+        Match.objects.filter(status=MatchStatus.UPCOMING)
+        .order_by("policy_id", "eligible_on", "pk")
+        .values_list("policy_id", "eligible_on", "pk")
+    )
+    groups: dict[tuple[int, dt.date], list[int]] = {}
+    for policy_id, on, pk in upcoming:
+        groups.setdefault((policy_id, on), []).append(pk)
+    assert len({policy_id for policy_id, _ in groups}) >= 3
+
+    def arrive(by_python: bool) -> set[tuple[Any, ...]]:
+        point = transaction.savepoint()
+        for (policy_id, on), ids in groups.items():
+            policy = Policy.objects.get(pk=policy_id)
+            rule = compile_policy_rule(policy.rule)
+            version = matching.rule_version(policy)
+            params = matching.parameters_on(policy, on)
+            if by_python:
+                matching._arrive_in_python(policy, rule, version, params, on, ids)
+            else:
+                matching._arrive(policy, rule, version, params, on, ids)
+        arrived = Match.objects.filter(pk__in=[pk for _, _, pk in upcoming])
+        out = {
+            (m.pk, m.status, m.kind, m.ref_date, m.due_on, m.rule_version_id,
+             repr(sorted(m.inputs.items())), tuple(m.check_items), repr(m.parameters))
+            for m in arrived
+        }  # fmt: skip
+        assert all(explain(m).matched for m in arrived)
+        transaction.savepoint_rollback(point)
+        return out
+
+    # when: the database writes the arrivals, then (from the same state) Python
+    with transaction.atomic():
+        by_database = arrive(by_python=False)
+        by_python = arrive(by_python=True)
+    # then
+    assert {row[1] for row in by_database} == {MatchStatus.PENDING}
+    assert by_database == by_python

@@ -615,9 +615,68 @@ def _arrive(
     day: dt.date,
     match_ids: Sequence[int],
 ) -> None:
-    """Upcoming matches whose day has come: record today's inputs and open the task."""
-    matches = {m.person_id: m for m in Match.objects.filter(pk__in=match_ids)}
-    events = []
+    """Upcoming matches whose day has come: record today's inputs and open the task. One
+    ``UPDATE … FROM`` with the inputs assembled by the database when it can write them
+    (as :func:`_insert`), else through Python."""
+    items = rule.fixed_check_items
+    inputs_sql = inputs_json_sql(rule, "s") if items is not None else None
+    due = day + dt.timedelta(days=policy.visit_days)
+    if items is None or inputs_sql is None:
+        _arrive_in_python(policy, rule, version, params, day, match_ids)
+    else:
+        json_sql, json_params = inputs_sql
+        columns = rule.input_columns(day)
+        persons = Match.objects.filter(pk__any_of=match_ids).values("person_id")
+        inner = (
+            Person.objects.filter(pk__in=persons)
+            .order_by()
+            .annotate(m_person=F("pk"), **columns)
+            .values("m_person", *columns)
+        )
+        inner_sql, inner_params = inner.query.sql_with_params()
+        ops = connection.ops
+        table = ops.quote_name(Match._meta.db_table)
+        as_json = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+        # the ids as one bound value, as the ``any_of`` lookup sends them
+        postgres = connection.vendor == "postgresql"
+        ids = "= ANY(%s::bigint[])" if postgres else "IN (SELECT value FROM json_each(%s))"
+        ids_param: Any = list(match_ids) if postgres else json.dumps(list(match_ids))
+        # table and column names are the model's; every value is a parameter
+        sql = (
+            f"UPDATE {table} SET inputs = {json_sql}, kind = %s, check_items = {as_json}, "  # noqa: S608
+            f"status = %s, ref_date = %s, rule_version_id = %s, parameters = {as_json}, "
+            f"due_on = %s FROM ({inner_sql}) s WHERE {table}.id {ids} "
+            f"AND {table}.person_id = s.m_person"
+        )
+        sql_params = [
+            *json_params, MatchKind.CANDIDATE if items else MatchKind.ELIGIBLE,
+            json.dumps(items), MatchStatus.PENDING, ops.adapt_datefield_value(day), version.pk,
+            json.dumps(params), ops.adapt_datefield_value(due), *inner_params, ids_param,
+        ]  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(sql, sql_params)
+    MatchEvent.objects.bulk_create(
+        [
+            MatchEvent(match_id=pk, status=MatchStatus.PENDING, note="已到符合条件日期")
+            # those updated (a person gone meanwhile keeps an upcoming match, as in a full
+            # pass, which then closes it)
+            for pk in Match.objects.filter(
+                pk__any_of=match_ids, status=MatchStatus.PENDING
+            ).values_list("pk", flat=True)
+        ],
+        batch_size=CHUNK,
+    )
+
+
+def _arrive_in_python(
+    policy: Policy,
+    rule: Rule,
+    version: RuleVersion,
+    params: dict[str, Any],
+    day: dt.date,
+    match_ids: Sequence[int],
+) -> None:
+    matches = {m.person_id: m for m in Match.objects.filter(pk__any_of=match_ids)}
     for row in _inputs(policy, rule, day, list(matches)):
         m = matches[row["pk"]]
         m.inputs = rule.read_inputs(row)
@@ -626,14 +685,12 @@ def _arrive(
             MatchStatus.PENDING, day, version, params
         )  # fmt: skip
         m.due_on = day + dt.timedelta(days=policy.visit_days)
-        events.append(MatchEvent(match=m, status=MatchStatus.PENDING, note="已到符合条件日期"))
     Match.objects.bulk_update(
-        list(matches.values()),
+        [m for m in matches.values() if m.status == MatchStatus.PENDING],
         ["inputs", "kind", "check_items", "status", "ref_date", "rule_version", "parameters",
          "due_on"],
         batch_size=CHUNK,
     )  # fmt: skip
-    MatchEvent.objects.bulk_create(events, batch_size=CHUNK)
 
 
 def _close_gone(policy: Policy, day: dt.date, gone: dict[int, int]) -> dict[str, int]:
