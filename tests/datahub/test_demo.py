@@ -14,10 +14,9 @@ from typing import Any
 
 import openpyxl
 import pytest
-from django.db.models import Count
 
 from jiayuan.core import idnumber, pii
-from jiayuan.datahub import engine, sources
+from jiayuan.datahub import engine, provenance, sources
 from jiayuan.datahub.demo import DEFECTS, AgencyData, AgencyFile, write_agency_files
 from jiayuan.datahub.demo.agency import (
     CANLIAN,
@@ -33,12 +32,13 @@ from jiayuan.datahub.demo.snapshot import read_snapshot
 from jiayuan.datahub.demo.stage import import_all
 from jiayuan.datahub.models import (
     FieldChange,
-    FieldValue,
     ImportRun,
     RejectedRow,
     ReviewPair,
     ReviewStatus,
     RunStatus,
+    Source,
+    SourceValues,
 )
 from jiayuan.people.models import Person, PersonTag
 from jiayuan.policies.models import ReceivedBenefit
@@ -394,21 +394,19 @@ def test_conflicting_addresses_resolve_by_rank_and_the_loser_stays_visible(
     # when
     _imported(agency)
     # then: exactly the planted persons have two addresses, 公安's is held
-    split = (
-        FieldValue.objects.values("object_id", "field")
-        .annotate(values=Count("value", distinct=True))
-        .filter(values__gt=1)
-    )
-    assert sorted((s["object_id"], s["field"]) for s in split) == sorted(
-        (p.pk, "address") for p in persons.values()
-    )
+    said: dict[tuple[int, str], set[str]] = {}
+    for row in SourceValues.objects.filter(entity="person"):
+        for name, (value, *_rest) in row.data.items():
+            said.setdefault((row.object_id, name), set()).add(value)
+    split = [key for key, seen in said.items() if len(seen) > 1]
+    assert sorted(split) == sorted((p.pk, "address") for p in persons.values())
+    codes = dict(Source.objects.values_list("pk", "code"))
     for row in conflicts:
         person = persons[row["id_card"]]
         values = {
-            fv.source.code: fv
-            for fv in FieldValue.objects.filter(
-                entity="person", object_id=person.pk, field="address"
-            ).select_related("source")
+            codes[fv.source_id]: fv
+            for fv in provenance.values_of("person", person.pk)
+            if fv.field == "address"
         }
         assert values[WANGGE].value == row["address"]
         assert values[WANGGE].current is False
@@ -422,7 +420,7 @@ def test_conflicting_addresses_resolve_by_rank_and_the_loser_stays_visible(
 def test_a_second_import_of_the_same_files_changes_nothing(agency: AgencyData) -> None:
     # given
     first = _imported(agency)
-    tables = (Person, FieldValue, FieldChange, ReviewPair, ReceivedBenefit, PersonTag)
+    tables = (Person, SourceValues, FieldChange, ReviewPair, ReceivedBenefit, PersonTag)
     counts = {model: model.objects.count() for model in tables}
     rejected = RejectedRow.objects.count()
     # when

@@ -15,7 +15,7 @@ from jiayuan.core import pii
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied
 from jiayuan.core.imports import Outcome
 from jiayuan.datahub import resolution
-from jiayuan.datahub.models import FieldChange, FieldValue, ReviewPair, ReviewStatus
+from jiayuan.datahub.models import FieldChange, ReviewPair, ReviewStatus, SourceValues
 from jiayuan.datahub.writers.places import community_of
 from jiayuan.org.models import Dwelling
 from jiayuan.people.models import Person
@@ -69,7 +69,7 @@ def test_a_typoed_name_in_the_same_community_is_held_for_review_not_merged() -> 
     assert pair.details["address"]["score"] == 1.0
     # nothing merged by itself
     assert state(p) == before
-    assert not FieldValue.objects.filter(object_id=p.pk, source__code="t-huji").exists()
+    assert not SourceValues.objects.filter(object_id=p.pk, source__code="t-huji").exists()
 
 
 def test_the_same_row_in_another_community_finds_nobody() -> None:
@@ -117,10 +117,14 @@ def test_scores_name_typos_birth_dates_and_addresses() -> None:
     assert resolution.birth_score(d, dt.date(1971, 7, 28)) == 0
 
 
+def stored_rows(p: Person) -> list[dict[str, Any]]:
+    return list(SourceValues.objects.filter(object_id=p.pk).order_by("pk").values())
+
+
 def test_merge_applies_by_rank_and_undo_restores_exactly() -> None:
     p = resident_of_grid()
     before = state(p)
-    values_before = list(FieldValue.objects.filter(object_id=p.pk).values())
+    values_before = stored_rows(p)
     run = make_run()
     write("person", run, row_for(p, p.dwelling))
     pair = ReviewPair.objects.get(run=run)
@@ -141,10 +145,42 @@ def test_merge_applies_by_rank_and_undo_restores_exactly() -> None:
     resolution.undo(grid, pair.pk)
     # then: exactly as before, values and provenance, and the undo is in the history
     assert state(p) == before
-    assert list(FieldValue.objects.filter(object_id=p.pk).values()) == values_before
+    assert (
+        list(SourceValues.objects.filter(object_id=p.pk).order_by("pk").values()) == values_before
+    )
     assert FieldChange.objects.filter(object_id=p.pk, new=p.name, field="name").exists()
     pair.refresh_from_db()
     assert pair.status == ReviewStatus.UNDONE
+
+
+def test_undo_of_a_merge_recorded_per_field_restores_too() -> None:
+    # given: a merge whose undo information lists the provenance one item per field,
+    # as merges decided before provenance was kept per record and source saved it
+    p = resident_of_grid()
+    grid = User.objects.get(username="grid")
+    survey = make_run("t-caiji", rank=10, name="网格采集")
+    write("person", survey, row_for(p, p.dwelling, ethnicity="满族"))
+    resolution.merge(grid, ReviewPair.objects.get(run=survey).pk)
+    rows_before = stored_rows(p)
+    assert rows_before  # the survey's values
+    run = make_run()
+    write("person", run, row_for(p, p.dwelling))
+    pair = ReviewPair.objects.get(run=run)
+    resolution.merge(grid, pair.pk)
+    pair.refresh_from_db()
+    per_field = [
+        {"pk": 0, "field": name, "source_id": item["source_id"], "value": value, "rank": rank,
+         "as_of": as_of, "run_id": run_id, "current": current, "recorded_at": at}
+        for item in pair.undo["field_values"]
+        for name, (value, rank, as_of, run_id, current, at) in item["data"].items()
+    ]  # fmt: skip
+    assert len(per_field) > 1
+    ReviewPair.objects.filter(pk=pair.pk).update(undo={**pair.undo, "field_values": per_field})
+    assert stored_rows(p) != rows_before
+    # when
+    resolution.undo(grid, pair.pk)
+    # then
+    assert stored_rows(p) == rows_before
 
 
 def test_undo_refuses_when_the_resident_changed_since() -> None:

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from jiayuan.core import idnumber, imports, pii
 from jiayuan.core.imports import Context, Outcome, Row
 from jiayuan.core.models import AuditEntry
-from jiayuan.datahub.models import FieldValue, ImportRun, Source, Stream
+from jiayuan.datahub import provenance
+from jiayuan.datahub.models import ImportRun, Source, SourceValues, Stream
 from jiayuan.org.models import Area, Dwelling
 from jiayuan.people.models import Household, Person, PersonTag
 
@@ -107,10 +108,10 @@ def test_a_new_person_is_placed_at_the_dwelling_with_household_audit_and_provena
     hh = Household.objects.get(number="T000001")
     assert hh.head_id == p.pk and p.household_id == hh.pk
     assert AuditEntry.objects.for_object(p).filter(action="create").count() == 1
-    held = {fv.field: fv.value for fv in FieldValue.objects.filter(object_id=p.pk, current=True)}
+    held = {fv.field: fv.value for fv in provenance.values_of("person", p.pk) if fv.current}
     assert held["name"] == "导入居民1" and held["id_number"] == pii.mask_id_number(new_id(1))
     assert held["hukou_address"] == "山东省汶上县中都街道"
-    assert new_id(1) not in str(list(FieldValue.objects.filter(object_id=p.pk).values()))
+    assert new_id(1) not in str(list(SourceValues.objects.filter(object_id=p.pk).values()))
     # the same row again changes nothing
     again = write("person", make_run(), person_row(1, dwelling))
     assert again.outcomes == [Outcome.UNCHANGED]

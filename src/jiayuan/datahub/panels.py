@@ -22,8 +22,8 @@ from jiayuan.core.scoping import path_allowed, scope_q
 from jiayuan.people.choices import Gender, HukouType, Relation, ResidenceStatus
 from jiayuan.people.panels import register_person_panel
 
-from .models import ChangeKind, FieldChange, FieldValue, ReviewPair, ReviewStatus, Source
-from .provenance import PERSON, PERSON_FIELDS
+from .models import ChangeKind, FieldChange, ReviewPair, ReviewStatus, Source
+from .provenance import PERSON, PERSON_FIELDS, values_of
 
 PANEL_NAME = "数据来源"
 HISTORY_LIMIT = 30
@@ -34,11 +34,7 @@ def render_source_panel(request: HttpRequest, person: Any) -> str:
     user = request.user
     if not path_allowed(user, person.area_path, Perm.VIEW):
         return ""
-    values = list(
-        FieldValue.objects.filter(entity=PERSON, object_id=person.pk).order_by(
-            "field", "-current", "-rank", "-as_of"
-        )
-    )
+    values = values_of(PERSON, person.pk)
     pairs = list(
         ReviewPair.objects.filter(scope_q(user), person_id=person.pk, status=ReviewStatus.PENDING)
         .order_by("-score", "pk")
@@ -63,17 +59,21 @@ def render_source_panel(request: HttpRequest, person: Any) -> str:
         )
     rows: dict[str, dict[str, Any]] = {}
     for v in values:
-        v.source_name = sources[v.source_id].name if v.source_id in sources else "—"  # type: ignore[attr-defined]
-        v.shown = shown(v.field, v.value)  # type: ignore[attr-defined]
+        item = {
+            "source_name": sources[v.source_id].name if v.source_id in sources else "—",
+            "shown": shown(v.field, v.value),
+            "as_of": v.as_of,
+            "rank": v.rank,
+        }
         row = rows.setdefault(
             v.field,
             {"field": v.field, "label": PERSON_FIELDS.get(v.field, v.field), "held": None,
              "others": []},
         )  # fmt: skip
         if v.current and row["held"] is None:
-            row["held"] = v
+            row["held"] = item
         else:
-            row["others"].append(v)
+            row["others"].append(item)
     order = list(PERSON_FIELDS)
     fields = sorted(
         rows.values(), key=lambda r: order.index(r["field"]) if r["field"] in order else 99

@@ -1,11 +1,13 @@
 """Field provenance (数据来源): what every source says about every imported field.
 
-For each record (a person) and field, every source's latest value is kept as a
-:class:`~.models.FieldValue` with the source's rank for that field and the date the
-agency's data speaks for (``as_of``). The record holds the value of the highest rank,
-the latest ``as_of`` among equal ranks (and, on a tie, the value recorded last); that
-row is marked ``current``. A lower-rank source never overwrites a higher one: its value
-is stored beside it and stays visible on the person page.
+For each record (a person) and field, every source's latest value is kept with the
+source's rank for that field and the date the agency's data speaks for (``as_of``),
+in one :class:`~.models.SourceValues` row per record and source (the fields in its
+JSON ``data``; read here as one :class:`Stored` per field). The record holds the
+value of the highest rank, the latest ``as_of`` among equal ranks (and, on a tie, the
+value recorded last); that value is marked ``current``. A lower-rank source never
+overwrites a higher one: its value is stored beside it and stays visible on the
+person page.
 
 Every change of a held value gets a :class:`~.models.FieldChange` row naming the run
 and source (an import) or the user (a review decision). Users' own edits through the
@@ -14,7 +16,8 @@ panel shows beside it. A held value a user changed by hand stays until a source 
 *new* value for that field (a re-sent unchanged value does not undo the user's edit).
 
 :func:`settle` does this for a whole batch: one query reads the batch's stored values,
-then inserts and updates go through :mod:`jiayuan.core.bulk` (``COPY`` on PostgreSQL).
+then new rows go through :mod:`jiayuan.core.bulk` (``COPY`` on PostgreSQL) and each
+changed row (record and source) is written once, with all its fields.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from django.utils import timezone
 
 from jiayuan.core import bulk
 
-from .models import FieldChange, FieldValue
+from .models import FieldChange, SourceValues
 
 PERSON = "person"
 
@@ -77,7 +80,7 @@ class Settled:
     """What :func:`settle` decided: per record, the fields whose held value changes."""
 
     changes: dict[int, dict[str, str]] = field(default_factory=dict)
-    stored: int = 0  # FieldValue rows written (inserted or changed)
+    stored: int = 0  # field values written (inserted or changed)
 
     def changed(self, object_id: int) -> dict[str, str]:
         return self.changes.get(object_id, {})
@@ -102,7 +105,9 @@ class Origin:
 @dataclass(slots=True)
 class Stored:
     """One source's value of one field, as :func:`settle` reads and writes it (a plain
-    record: building a model instance per value cost more than writing it)."""
+    record: building a model instance per value cost more than writing it). ``pk`` is
+    the id of the :class:`~.models.SourceValues` row holding it (``None`` until the
+    record has a row for the source)."""
 
     pk: int | None
     object_id: int
@@ -119,8 +124,10 @@ class Stored:
         return (self.rank, self.as_of, self.recorded_at)
 
 
-_STORED = ("pk", "object_id", "field", "source_id", "value", "rank", "as_of", "run_id",
-           "current", "recorded_at")  # fmt: skip
+def entry(fv: Stored) -> list[Any]:
+    """The field's entry in ``SourceValues.data``."""
+    return [fv.value, fv.rank, fv.as_of.isoformat(), fv.run_id, fv.current,
+            fv.recorded_at.isoformat()]  # fmt: skip
 
 
 def stored_values(entity: str, object_ids: Iterable[int]) -> dict[tuple[int, str], list[Stored]]:
@@ -129,36 +136,69 @@ def stored_values(entity: str, object_ids: Iterable[int]) -> dict[tuple[int, str
     out: dict[tuple[int, str], list[Stored]] = {}
     if not ids:
         return out
-    rows = FieldValue.objects.filter(entity=entity, object_id__any_of=ids).order_by()
-    for row in rows.values_list(*_STORED):
-        fv = Stored(*row)
-        out.setdefault((fv.object_id, fv.field), []).append(fv)
+    rows = SourceValues.objects.filter(entity=entity, object_id__any_of=ids).order_by("pk")
+    dates: dict[str, dt.date] = {}
+    moments: dict[str, dt.datetime] = {}
+    for pk, object_id, source_id, data in rows.values_list("pk", "object_id", "source_id", "data"):
+        for name, (value, rank, as_of, run_id, current, recorded_at) in data.items():
+            day = dates.get(as_of)
+            if day is None:
+                day = dates[as_of] = dt.date.fromisoformat(as_of)
+            moment = moments.get(recorded_at)
+            if moment is None:
+                moment = moments[recorded_at] = dt.datetime.fromisoformat(recorded_at)
+            fv = Stored(pk, object_id, name, source_id, value, rank, day, run_id, current, moment)
+            out.setdefault((object_id, name), []).append(fv)
     return out
 
 
-_NEW = ("entity", "object_id", "field", "value", "source", "rank", "as_of", "run", "current",
-        "recorded_at")  # fmt: skip
-_CHANGED = ("value", "rank", "as_of", "run", "current", "recorded_at")
+def values_of(entity: str, object_id: int) -> list[Stored]:
+    """Every source's values of one record: by field, the held one first, then by rank
+    and as-of date (what the person page shows)."""
+    found = stored_values(entity, [object_id])
+    values = [fv for group in found.values() for fv in group]
+    values.sort(key=lambda fv: (fv.field, not fv.current, -fv.rank, -fv.as_of.toordinal()))
+    return values
 
 
-def _update(rows: Sequence[Stored], fields: Sequence[str]) -> None:
-    """``UPDATE … WHERE id`` of plain records, one ``executemany`` (as ``bulk.update``)."""
-    model = FieldValue
-    targets = [bulk.concrete(model, name) for name in fields]
-    q = connection.ops.quote_name
-    sets = ", ".join(f"{q(f.column)} = %s" for f in targets)
-    sql = f"UPDATE {q(model._meta.db_table)} SET {sets} WHERE id = %s"  # noqa: S608
-    preps = bulk.preparers(model, [f.attname for f in targets])
-    attrs = [f.attname for f in targets]
-    params = []
-    for fv in rows:
-        row = [getattr(fv, a) for a in attrs]
-        for i, prep in enumerate(preps):
-            if prep is not None:
-                row[i] = prep(row[i])
-        params.append([*row, fv.pk])
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+def held_value(entity: str, object_id: int, name: str) -> str:
+    """The value the record holds of a field kept only here (the hukou address)."""
+    for fv in stored_values(entity, [object_id]).get((object_id, name), ()):
+        if fv.current:
+            return fv.value
+    return ""
+
+
+_ROW = ("entity", "object_id", "source", "data")
+
+
+def _write_rows(
+    entity: str, stored: Mapping[tuple[int, str], list[Stored]], dirty: set[tuple[int, int]]
+) -> None:
+    """Write the rows (record, source) in ``dirty`` with every field they hold: new
+    ones in one ``COPY``, the others in one ``executemany`` ``UPDATE``."""
+    rows: dict[tuple[int, int], tuple[list[int | None], dict[str, list[Any]]]] = {}
+    for (object_id, _name), group in stored.items():
+        for fv in group:
+            key = (object_id, fv.source_id)
+            if key not in dirty:
+                continue
+            pks, data = rows.setdefault(key, ([None], {}))
+            if fv.pk is not None:
+                pks[0] = fv.pk
+            data[fv.field] = entry(fv)
+    new = [(entity, key[0], key[1], data) for key, (pks, data) in rows.items() if pks[0] is None]
+    if new:
+        bulk.insert_tuples(SourceValues, _ROW, new)
+    changed = [(data, pks[0]) for pks, data in rows.values() if pks[0] is not None]
+    if changed:
+        (prep,) = bulk.preparers(SourceValues, ["data"])
+        q = connection.ops.quote_name
+        table = q(SourceValues._meta.db_table)
+        sql = f"UPDATE {table} SET {q('data')} = %s WHERE id = %s"  # noqa: S608
+        params: list[list[Any]] = [[prep(data) if prep else data, pk] for data, pk in changed]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
 
 
 def settle(
@@ -180,9 +220,7 @@ def settle(
     if stored is None:
         stored = stored_values(entity, {c.object_id for c in claims})
     now = timezone.now()
-    new: list[Stored] = []
-    changed: list[Stored] = []
-    flags: list[Stored] = []
+    dirty: set[tuple[int, int]] = set()  # rows (record, source) to write
     history: list[tuple[Any, ...]] = []
     result = Settled()
     source = origin.source_id
@@ -199,7 +237,7 @@ def settle(
             fv = Stored(None, claim.object_id, claim.field, source, claim.value, rank,
                         origin.as_of, origin.run_id, True, now)  # fmt: skip
             stored[key] = [fv]
-            new.append(fv)
+            dirty.add((claim.object_id, source))
             result.stored += 1
             previous = held.get(key, "")
             if previous != claim.value:
@@ -214,22 +252,19 @@ def settle(
             ours = Stored(None, claim.object_id, claim.field, source, claim.value, rank,
                           origin.as_of, origin.run_id, False, now)  # fmt: skip
             group.append(ours)
-            new.append(ours)
         elif ours.value != claim.value or ours.rank != rank or ours.as_of < origin.as_of:
             ours.value, ours.rank, ours.run_id, ours.recorded_at = (
                 claim.value, rank, origin.run_id, now,
             )  # fmt: skip
             ours.as_of = max(ours.as_of, origin.as_of)
-            if ours.pk is not None:
-                changed.append(ours)
         else:
             continue  # this source said the same before: nothing to decide
+        dirty.add((claim.object_id, source))
         winner = max(group, key=Stored.key)
         for fv in group:
             if fv.current != (fv is winner):
                 fv.current = fv is winner
-                if fv.pk is not None and fv is not ours:
-                    flags.append(fv)
+                dirty.add((claim.object_id, fv.source_id))
         result.stored += 1
         previous = held.get(key, before)
         if winner.value != previous:
@@ -240,16 +275,8 @@ def settle(
                 origin.actor_id, now, origin.kind,
             ))  # fmt: skip
     with transaction.atomic():
-        if new:
-            bulk.insert_tuples(
-                FieldValue, _NEW,
-                ((entity, fv.object_id, fv.field, fv.value, fv.source_id, fv.rank, fv.as_of,
-                  fv.run_id, fv.current, fv.recorded_at) for fv in new),
-            )  # fmt: skip
-        if changed:
-            _update(changed, _CHANGED)
-        if flags:
-            _update(flags, ["current"])
+        if dirty:
+            _write_rows(entity, stored, dirty)
         if history:
             record_history(history)
     return result
@@ -261,22 +288,28 @@ def record_new(
     """The provenance of records just created from ``origin``'s values: each non-empty
     value is the field's only stored value, so it is held (``current``) and nothing is
     compared or changed (what :func:`settle` decides for them, without a record per
-    value); one ``COPY``. Returns the rows written."""
-    now = timezone.now()
-    source, as_of, run = origin.source_id, origin.as_of, origin.run_id
-    ranks: dict[str, int] = {}
+    value); one row per record, one ``COPY``. Returns the rows written."""
+    now = timezone.now().isoformat()
+    source, as_of, run = origin.source_id, origin.as_of.isoformat(), origin.run_id
+    entries: dict[tuple[str, str], list[Any]] = {}  # (field, value) → its entry
 
     def rows() -> Iterable[tuple[Any, ...]]:
         for object_id, values in records:
+            data = {}
             for name, value in values.items():
                 if value == "":
                     continue
-                rank = ranks.get(name)
-                if rank is None:
-                    rank = ranks[name] = origin.rank_of(name)
-                yield (entity, object_id, name, value, source, rank, as_of, run, True, now)
+                found = entries.get((name, value))
+                if found is None:
+                    if len(entries) > 50_000:
+                        entries.clear()
+                    rank = origin.rank_of(name)
+                    found = entries[(name, value)] = [value, rank, as_of, run, True, now]
+                data[name] = found
+            if data:
+                yield (entity, object_id, source, data)
 
-    return bulk.insert_tuples(FieldValue, _NEW, rows())
+    return bulk.insert_tuples(SourceValues, _ROW, rows())
 
 
 HISTORY_FIELDS = (
@@ -290,38 +323,47 @@ def record_history(rows: Iterable[Sequence[Any]]) -> int:
 
 
 # --- undo support (review decisions) ---------------------------------------------------
-FV_STATE = ("value", "rank", "as_of", "run_id", "current", "recorded_at")
-
-
 def snapshot(entity: str, object_id: int) -> list[dict[str, Any]]:
-    """The record's stored values as plain data, to put back by :func:`restore`."""
-    rows = FieldValue.objects.filter(entity=entity, object_id=object_id).order_by("pk")
-    return [
-        {"pk": fv.pk, "field": fv.field, "source_id": fv.source_id}
-        | {name: as_text(getattr(fv, name)) if name in ("as_of", "recorded_at")
-           else getattr(fv, name) for name in FV_STATE}
-        for fv in rows
-    ]  # fmt: skip
+    """The record's stored values as plain data, to put back by :func:`restore`: one
+    item per source, ``{"source_id", "data"}``."""
+    rows = SourceValues.objects.filter(entity=entity, object_id=object_id).order_by("pk")
+    return [{"source_id": sid, "data": data} for sid, data in rows.values_list("source_id", "data")]
+
+
+def _by_source(saved: Sequence[dict[str, Any]]) -> dict[int, dict[str, list[Any]]]:
+    """A snapshot as source → data. Snapshots taken before provenance was kept per
+    record and source (undo information of merges decided then) list one item per
+    field: ``{"pk", "field", "source_id", "value", "rank", "as_of", "run_id",
+    "current", "recorded_at"}``."""
+    out: dict[int, dict[str, list[Any]]] = {}
+    for item in saved:
+        if "data" in item:
+            out[int(item["source_id"])] = dict(item["data"])
+            continue
+        moment = dt.datetime.fromisoformat(item["recorded_at"])
+        out.setdefault(int(item["source_id"]), {})[item["field"]] = [
+            item["value"], item["rank"], item["as_of"], item["run_id"], item["current"],
+            moment.isoformat(),
+        ]  # fmt: skip
+    return out
 
 
 def restore(entity: str, object_id: int, saved: Sequence[dict[str, Any]]) -> None:
-    """Put the record's stored values back as :func:`snapshot` saw them: rows added
-    since are deleted, rows changed since take their old state again."""
-    by_pk = {row["pk"]: row for row in saved}
-    present = list(FieldValue.objects.filter(entity=entity, object_id=object_id))
-    extra = [fv.pk for fv in present if fv.pk not in by_pk]
+    """Put the record's stored values back as :func:`snapshot` saw them: sources added
+    since are deleted, the others take their old values again."""
+    wanted = _by_source(saved)
+    present = {
+        row.source_id: row
+        for row in SourceValues.objects.filter(entity=entity, object_id=object_id)
+    }
+    extra = [row.pk for sid, row in present.items() if sid not in wanted]
     if extra:
-        FieldValue.objects.filter(pk__in=extra).delete()
-    back: list[FieldValue] = []
-    for fv in present:
-        row = by_pk.get(fv.pk)
+        SourceValues.objects.filter(pk__in=extra).delete()
+    for sid, data in wanted.items():
+        row = present.get(sid)
         if row is None:
-            continue
-        fv.value, fv.rank, fv.run_id, fv.current = (
-            row["value"], row["rank"], row["run_id"], row["current"],
-        )  # fmt: skip
-        fv.as_of = dt.date.fromisoformat(row["as_of"])
-        fv.recorded_at = dt.datetime.fromisoformat(row["recorded_at"])
-        back.append(fv)
-    if back:
-        bulk.update(back, ["value", "rank", "as_of", "run", "current", "recorded_at"])
+            SourceValues.objects.create(
+                entity=entity, object_id=object_id, source_id=sid, data=data
+            )
+        elif row.data != data:
+            SourceValues.objects.filter(pk=row.pk).update(data=data)

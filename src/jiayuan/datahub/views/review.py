@@ -21,9 +21,9 @@ from jiayuan.core.views import page
 from jiayuan.org.choices import AreaKind
 from jiayuan.org.models import Area
 
-from .. import resolution
+from .. import provenance, resolution
 from ..api_review import queue
-from ..models import FieldValue, ReviewStatus
+from ..models import ReviewStatus
 from ..provenance import PERSON, PERSON_FIELDS
 
 PER_PAGE = 30
@@ -98,14 +98,7 @@ def _rows(pair: Any) -> list[dict[str, Any]]:
 def hukou_address(person: Any) -> str:
     """The resident's 户籍地址: the record does not store it, provenance holds it (the
     value adopted among the sources that sent one)."""
-    value = (
-        FieldValue.objects.filter(
-            entity=PERSON, object_id=person.pk, field="hukou_address", current=True
-        )
-        .values_list("value", flat=True)
-        .first()
-    )
-    return value or ""
+    return provenance.held_value(PERSON, person.pk, "hukou_address")
 
 
 def place_label(person: Any) -> str:
