@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from django.contrib.auth import get_user_model
 from django.utils.translation import get_language
 
+from jiayuan.core import bulk
 from jiayuan.core.calendar import MINUTES_PER_WORKDAY, WorkClock
 from jiayuan.core.errors import BilingualError, PermissionDenied, ValidationFailed
 from jiayuan.core.incidents import is_incident_key
@@ -492,10 +493,12 @@ def apply_visit(
 ) -> Effects:
     """回访: the reporter's verdict. Satisfied closes the case; the first "unsatisfied"
     reopens it with its handler, a second one raises it a level."""
-    if satisfaction not in Satisfaction.values:
+    if satisfaction not in _SATISFACTIONS:
         raise ValidationFailed("请选择满意度", "choose a satisfaction", field="satisfaction")
     actor = ctx.actor
-    visit = ReturnVisit(
+    # the bulk path's constructor: the same instance without the generic per-field work
+    visit = bulk.build(
+        ReturnVisit,
         by=by,
         satisfaction=satisfaction,
         comment=comment,
@@ -526,6 +529,9 @@ def apply_visit(
         event.by_system = True
     effects.add(raised)
     return effects
+
+
+_SATISFACTIONS = tuple(Satisfaction.values)  # (``.values`` builds a new list on each call)
 
 
 @applies("reject")

@@ -4,6 +4,7 @@ where (:class:`Staff`), answered from memory."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 import random
@@ -37,6 +38,32 @@ from .texts import (
     SUSPEND_REASONS,
     TEXTS,
 )
+
+
+class Draw:
+    """``rng.choices(population, weights)[0]`` with the cumulative weights worked out
+    once: the same single ``rng.random()`` call and the same bisection as
+    :meth:`random.Random.choices`, so the same pick, without summing the weights again
+    for every case."""
+
+    __slots__ = ("cum", "hi", "population", "total")
+
+    def __init__(self, population: Any, weights: Any = None, *, cum: Any = None) -> None:
+        self.population = list(population)
+        self.cum = list(itertools.accumulate(weights)) if cum is None else list(cum)
+        self.total = self.cum[-1] + 0.0
+        self.hi = len(self.cum) - 1
+
+    def __call__(self, rng: random.Random) -> Any:
+        return self.population[bisect.bisect(self.cum, rng.random() * self.total, 0, self.hi)]
+
+
+CHANNEL_DRAW = Draw(CHANNELS, CHANNELS.values())
+PRIORITY_DRAW = Draw([Priority.NORMAL, Priority.URGENT, Priority.CRITICAL], [90, 8, 2])
+FATE_DRAW = Draw(
+    ["normal", "rework", "reopen", "escalate", "suspend", "reject"], [74, 8, 4, 6, 3, 2.5]
+)
+VERDICT_DRAW = Draw([Satisfaction.SATISFIED, Satisfaction.BASIC], [86, 14])
 
 #: Cases per year at each demo scale.
 CASES_PER_YEAR = {"tiny": 150, "county": 30_000, "bench": 30_000}
@@ -84,6 +111,7 @@ class Staff:
         self.handlers: dict[tuple[str, str], Any] = {}
         self.supervisors: dict[str, list[Any]] = {}
         self.users: dict[int, Any] = {}
+        self.reviewers: dict[tuple[str, Any], Any] = {}
         level_of_role = {str(role): str(level) for level, role in routing.LEVEL_ROLE.items()}
         memberships = (
             Membership.objects.filter(active=True, user__is_active=True)
@@ -102,7 +130,18 @@ class Staff:
         return self.handlers.get((owner_path, level))
 
     def reviewer(self, owner_path: str, busy: Any) -> Any:
-        """The nearest supervisor at or above ``owner_path`` other than ``busy``."""
+        """The nearest supervisor at or above ``owner_path`` other than ``busy``
+        (worked out once per place and busy handler: the staff does not change)."""
+        pk = getattr(busy, "pk", None)
+        if busy is not None and pk is None:  # an unsaved user: nothing to key it by
+            return self._reviewer(owner_path, busy)
+        key = (owner_path, pk)
+        found = self.reviewers.get(key)
+        if found is None:
+            found = self.reviewers[key] = self._reviewer(owner_path, busy)
+        return found
+
+    def _reviewer(self, owner_path: str, busy: Any) -> Any:
         parts = owner_path.rstrip("/").split("/")
         for depth in range(len(parts), 0, -1):
             for user in self.supervisors.get("/".join(parts[:depth]) + "/", []):
@@ -285,18 +324,23 @@ class Planner:
         months = self.months()
         weights_total = sum(w for _m, w in months) or 1.0
         base = {code: TEXTS[code][0] for code in self.codes}
-        grid_weights = list(
-            itertools.accumulate(max(len(self.residents.get(g.path, [])), 1) for g in self.grids)
+        grid_draw = Draw(
+            self.grids,
+            cum=itertools.accumulate(
+                max(len(self.residents.get(g.path, [])), 1) for g in self.grids
+            ),
         )
         plans: list[CasePlan] = []
         for index, (month, weight) in enumerate(months):
             count = round(total * weight / weights_total)
             factor = self.property_factor(index, len(months), month)
             codes = list(base)
-            code_weights = [base[c] * (factor if c.startswith(PROPERTY) else 1.0) for c in codes]
+            code_draw = Draw(
+                codes, [base[c] * (factor if c.startswith(PROPERTY) else 1.0) for c in codes]
+            )
             for _ in range(count):
-                code = rng.choices(codes, code_weights)[0]
-                grid = rng.choices(self.grids, cum_weights=grid_weights)[0]
+                code = code_draw(rng)
+                grid = grid_draw(rng)
                 plans.append(self.one(code, grid, self.received(month)))
         plans.extend(self.duplicates(plans))
         plans.sort(key=lambda p: p.received_at)
@@ -317,11 +361,9 @@ class Planner:
             lat=lat,
             lng=lng,
             category=self.categories[code],
-            channel=rng.choices(list(CHANNELS), list(CHANNELS.values()))[0],
+            channel=CHANNEL_DRAW(rng),
             description=description,
-            priority=rng.choices([Priority.NORMAL, Priority.URGENT, Priority.CRITICAL], [90, 8, 2])[
-                0
-            ],
+            priority=PRIORITY_DRAW(rng),
             auto_dispatch=rng.random() > 0.04,
         )
         self.reporter(plan)
@@ -380,10 +422,7 @@ class Planner:
 
         recent = (self.end - plan.received_at).days < 30
         slow = 3.0 if recent and rng.random() < 0.06 else 1.0  # a few stall: overdue today
-        fate = rng.choices(
-            ["normal", "rework", "reopen", "escalate", "suspend", "reject"],
-            [74, 8, 4, 6, 3, 2.5],
-        )[0]
+        fate = FATE_DRAW(rng)
         if fate == "reject":
             step("reject", rng.uniform(10, 120), "reviewer", reason=rng.choice(REJECT_REASONS))
             return steps
@@ -428,7 +467,7 @@ class Planner:
             self.visit(plan, step, Satisfaction.UNSATISFIED)
             step("handle", rng.uniform(120, 900), "handler", result="再次上门处理：" + result)
             step("approve", rng.uniform(10, 300), "reviewer")
-        verdict = rng.choices([Satisfaction.SATISFIED, Satisfaction.BASIC], [86, 14])[0]
+        verdict = VERDICT_DRAW(rng)
         self.visit(plan, step, verdict)
         return steps
 

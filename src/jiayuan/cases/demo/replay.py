@@ -65,6 +65,7 @@ class Replay:
         }
         self.departments = {d.pk: d for d in Department.objects.all()}
         self.sequences = dict(CaseSequence.objects.values_list("day", "last"))
+        self.prefixes: dict[dt.date, str] = {}
         # get_channel_display() re-translates every choice on each call
         self.channel_labels = {c.value: str(c.label) for c in Channel}
         self.cases: list[Case] = []
@@ -98,7 +99,10 @@ class Replay:
     def number(self, day: dt.date) -> str:
         last = self.sequences.get(day, 0) + 1
         self.sequences[day] = last
-        return f"WS{day:%Y%m%d}-{last:04d}"
+        prefix = self.prefixes.get(day)
+        if prefix is None:  # the date's format, once a day rather than once a case
+            prefix = self.prefixes[day] = f"WS{day:%Y%m%d}-"
+        return f"{prefix}{last:04d}"
 
     def duplicates(self, i: int) -> list[str]:
         """``services.duplicate_candidates`` over the cases replayed so far."""
