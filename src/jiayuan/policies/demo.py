@@ -29,6 +29,10 @@ ALREADY = {
     "canji-jiuyi-jianmian": 0.85, "canji-gongjiao": 0.8, "yibao-zizhu": 0.9,
 }  # fmt: skip
 DEFAULT_SHARE = 0.7
+# What _some_visits reads of a pending match besides the fields a visit writes (the
+# benefit granted takes its person and area path, the audit entry names the match).
+VISIT_READS = ("id", "policy", "person", "eligible_on", "check_items", "area_path",
+               "updated_at")  # fmt: skip
 
 
 def seed_policies(seed: int, day: dt.date | None = None) -> dict[str, Any]:
@@ -88,7 +92,13 @@ def _some_visits(rng: random.Random, fresh: str) -> int:
     visited: list[Match] = []
     before: list[dict[str, Any]] = []
     outcomes: list[tuple[str, str, str]] = []  # (status, failed item, note)
-    pending = Match.objects.filter(status=MatchStatus.PENDING).select_related("person")
+    # only what a visit reads and writes: the match's rule inputs and its person's
+    # encrypted columns are not needed, and loading them was most of this function
+    pending = (
+        Match.objects.filter(status=MatchStatus.PENDING)
+        .select_related("person")
+        .only(*VISIT_READS, *fields, "person__area_path")
+    )
     for match in pending.order_by("pk"):
         roll = rng.random()
         if roll > 0.25 or (fresh and match.area_path.startswith(fresh)):
