@@ -68,7 +68,8 @@ def test_an_empty_question_abstains(question: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "question", ["明天汶上下雨不 俺要去赶集", "县城哪家羊肉汤好喝", "快递显示签收了 俺咋没收着"]
+    "question",
+    ["明天汶上下雨不 俺要去赶集", "县城哪家羊肉汤好喝", "快递显示签收了 俺咋没收着", "asdfgh"],
 )
 def test_an_out_of_scope_question_abstains(question: str) -> None:
     result = answer(question)

@@ -90,18 +90,34 @@ def asked_figures(question: str) -> list[str]:
     return [kind for kind, (asks, _) in FIGURE_KINDS.items() if asks.search(question)]
 
 
+# How a figure of each kind shows in an entry's text (a stated amount, rate, hour…).
+STATED = {
+    "money": re.compile(r"\d[\d,.]*\s*(?:万?元|块)"),
+    "rate": re.compile(r"\d+(?:\.\d+)?\s*%|百分之"),
+    "time": re.compile(r"\d{1,2}[:：]\d{2}|\d{1,2}点"),
+    "phone": re.compile(r"\d{5,}"),
+    "date": re.compile(r"\d{1,2}月(?:\d{1,2}日)?"),
+}
+LABELS = {"money": "具体金额", "rate": "具体比例", "time": "办公时间", "phone": "联系电话",
+          "date": "具体日期"}  # fmt: skip
+
+
 def unknown_figure(entry: Any, kinds: list[str]) -> dict[str, Any] | None:
-    """The entry's local figure (value null) of a kind the question asks, if any; a
-    question about office hours of an entry without hours counts as one too."""
+    """The figure a question asks that the entry does not know: its local figure of that
+    kind left unknown (value null), or — when it has no figure of that kind at all — a
+    kind its text never states (an amount asked of an entry without one)."""
     for kind in kinds:
         _, names = FIGURE_KINDS[kind]
+        known = False
         for figure in entry.local_figures or []:
-            if figure.get("value") is None and names.search(
-                f"{figure.get('name', '')} {figure.get('label', '')} {figure.get('unit', '')}"
-            ):
-                return dict(figure)
-        if kind == "time" and not entry.hours:
-            return {"name": "hours", "label": "办公时间", "value": None, "unit": ""}
+            text = f"{figure.get('name', '')} {figure.get('label', '')} {figure.get('unit', '')}"
+            if names.search(text):
+                if figure.get("value") is None:
+                    return dict(figure)
+                known = True
+        stated = STATED[kind].search(f"{entry.answer} {entry.hours}")
+        if not known and not stated:
+            return {"name": kind, "label": LABELS[kind], "value": None, "unit": ""}
     return None
 
 

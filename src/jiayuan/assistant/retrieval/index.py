@@ -36,6 +36,7 @@ WORD_WEIGHT = 0.6  # the bigram share takes the rest
 OOV_NOUN = 5.0
 OOV_IDF = 1.0
 OOV_SINGLE = 0.3
+OOV_SINGLE_NOUN = 2.0  # 猫, 狗, 药: a single character that is a noun
 NOUN_TAGS = ("n", "vn", "an", "s", "nz", "nr", "ns", "nt", "ng", "nrt", "nrfg")
 
 
@@ -116,20 +117,20 @@ class Index:
         tags = tx.word_tags()
 
         def unknown_word(t: str) -> float:
+            noun = tags.get(t, "") in NOUN_TAGS
             if len(t) == 1:
-                return OOV_SINGLE
-            return OOV_NOUN if tags.get(t, "") in NOUN_TAGS else OOV_IDF
+                return OOV_SINGLE_NOUN if noun else OOV_SINGLE
+            return OOV_NOUN if noun else OOV_IDF
 
         self.words = Bm25(word_docs, unknown_word)
         self.grams = Bm25(gram_docs)
-        # 拼音 of the base's words, and of runs of two to three words of each title and
-        # synonym (惠民/乘车/卡 → hmcck) that are no word of their own
-        spelled = list(vocabulary)
+        # 拼音 of the base's words, and of every run of three to eight characters of
+        # each title and synonym (惠民乘车卡 of 惠民乘车卡办理 → hmcck); a word of the base
+        # wins over such a run when both spell alike (see _pinyin_table)
+        spelled = list(vocabulary) + [t for d in word_docs for t in d]
         for phrase in [e.title for e in self.entries] + list(self.synonyms.values()):
-            parts = [w for w in self.tk.lcut(tx.normalise(phrase), HMM=False) if w.strip()]
-            for n in (2, 3):
-                spelled += ["".join(parts[i : i + n]) for i in range(len(parts) - n + 1)]
-        spelled += [t for d in word_docs for t in d]
+            for run in tx.CJK_RUN.findall(tx.normalise(phrase)):
+                spelled += [run[i : i + n] for n in range(3, 9) for i in range(len(run) - n + 1)]
         self.pinyin = self._pinyin_table(spelled, word_docs)
 
     def prepare(self, text: str) -> str:
@@ -156,13 +157,14 @@ class Index:
 
     def depinyin(self, text: str) -> str:
         """Latin runs of a question read as 拼音 of the base's words (ylbx → 医疗保险),
-        longest spelling first; letters that spell no word are left as they are."""
+        longest spelling first. A run is read only when its spellings cover all of it
+        (``asdfgh`` is no question, whatever ``asd`` and ``fg`` spell)."""
         if not self.pinyin or not tx.LATIN_RUN.search(text):
             return text
         longest = max(len(k) for k in self.pinyin)
 
         def read(run: str) -> str:
-            out, i = [], 0
+            out, i, stray = [], 0, 0
             while i < len(run):
                 for n in range(min(longest, len(run) - i), 1, -1):
                     word = self.pinyin.get(run[i : i + n])
@@ -173,15 +175,21 @@ class Index:
                 else:
                     out.append(run[i])
                     i += 1
-            return "".join(out)
+                    stray += 1
+            return "".join(out) if stray == 0 else run
 
         return tx.LATIN_RUN.sub(lambda m: read(m.group(0)), text)
 
     def query(self, question: str) -> tuple[list[str], list[str]]:
-        """The question's words and bigrams."""
-        text = self.prepare(question)
-        text = tx.rewrite(self.depinyin(text), self.synonyms)
-        return tx.words(text, self.tk), tx.bigrams(text)
+        """The question's words and bigrams: those of the rewritten question, plus the
+        words of the resident's own wording that the base also uses (低保户 → the
+        canonical 最低生活保障, and 低保 kept, which is what the entries say)."""
+        plain = tx.rewrite(tx.normalise(question), self.dialect)
+        text = tx.rewrite(self.depinyin(tx.rewrite(plain, self.synonyms)), self.synonyms)
+        words = tx.words(text, self.tk)
+        if text != plain:
+            words += [w for w in tx.words(plain, self.tk) if w in self.words.idf]
+        return words, tx.bigrams(text)
 
     def search(self, question: str, limit: int = 3) -> list[Hit]:
         """The best entries for ``question``. Candidates are ranked by the fused share of

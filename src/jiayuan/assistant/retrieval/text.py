@@ -52,12 +52,15 @@ STOPWORDS = frozenset(
     家 家里 我家 俺家 他家 老人家 一些 些 点 得 该 应该 需要 需要什么 还是 但是 因为 所以 如果
     嗯 喂 在吗 在不在 有人 有人吗 有人没 你好 您好 好 了解 情况 事 事情 啥事 说 听说 人家 别人
     咱家 上 里 中 时候 什么时候 时间 多长时间 下来 一直 真 还要
+    父亲 母亲 爸 妈 爸爸 妈妈 奶奶 爷爷 姥姥 姥爷 外婆 外公 儿子 女儿 儿媳 儿媳妇 媳妇 女婿
+    孙子 孙女 小孙子 老伴 大爷 大娘 婶 二婶 叔 哥 姐 弟 妹 对象 男人 老公 老婆 家人 亲戚 邻居
     """.split()
 )
 # An age, a count or a year (八十岁, 七十多, 66, 1950年): says who asks, not what about.
 NUMBER_WORD = re.compile(r"^[0-9零一二两三四五六七八九十百千几]+[岁周年多个]*$")
 LATIN_RUN = re.compile(r"[a-z]{2,}")
 CJK = re.compile(r"[\u3400-\u9fff]")
+CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
