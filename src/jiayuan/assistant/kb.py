@@ -339,6 +339,7 @@ def policy_entry(policy: Any, parameters: list[Any], today: dt.date | None = Non
             f"{name}要什么材料",
             f"{name}是什么",
             f"{name}找哪个部门办",
+            *([f"{policy.summary}能享受什么"] if policy.summary else []),
         ],
         answer="".join(parts),
         source=policy.legal_basis[:200],
