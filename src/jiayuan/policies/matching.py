@@ -870,6 +870,7 @@ class Changes:
         self._finalised: dict[dt.datetime, dict[int, set[int]]] = {}
         self._members: dict[int, list[int]] = {}
         self._codes: dict[str, dict[int, str]] = {}
+        self._born: dict[tuple[tuple[int, ...], tuple[Window, ...]], frozenset[int]] = {}
 
     def scope(self, policy: Policy, base: Baseline, day: dt.date) -> frozenset[int]:
         rule = compile_policy_rule(policy.rule)
@@ -918,9 +919,9 @@ class Changes:
         reads = reads_of(rule, policy.code)
         ids = self.concerned(self.dated(windows), reads)
         if reads.everything or "birth_date" in reads.columns:
-            ages = age_thresholds(rule)
-            born = _births(range(MAX_AGE + 1) if ages is None else ages, windows)
-            ids |= set(Person.objects.filter(born).order_by().values_list("pk", flat=True))
+            thresholds = age_thresholds(rule)
+            ages = tuple(sorted(range(MAX_AGE + 1) if thresholds is None else thresholds))
+            ids |= self.born(ages, windows)
         under = _under_thresholds(rule)
         if under:
             under_born = Person.objects.filter(
@@ -943,6 +944,16 @@ class Changes:
                 ).values_list("person_id", flat=True)
             )
         return ids
+
+    def born(self, ages: tuple[int, ...], windows: Sequence[Window]) -> frozenset[int]:
+        """Persons reaching one of ``ages`` on a day of ``windows`` (read once a run:
+        rules comparing the age with the same numbers share them)."""
+        key = (ages, tuple(windows))
+        found = self._born.get(key)
+        if found is None:
+            rows = Person.objects.filter(_births(ages, windows)).order_by()
+            found = self._born[key] = frozenset(rows.values_list("pk", flat=True))
+        return found
 
     def finalised_since(self, since: dt.datetime) -> dict[int, set[int]]:
         """Persons by policy whose match left the open statuses at or after ``since``."""
