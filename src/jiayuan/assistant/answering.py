@@ -55,7 +55,7 @@ FIGURE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(
             r"多少钱|几块|几百|几千|多少块|给多少|发多少|补多少|补贴多少|交多少|缴多少|"
             r"领多少|拿多少|每月多少|月多少|年多少|标准是多少|什么标准|标准多少|多少元|"
-            r"金额|多少补贴|多钱|上限|最多|限额|起付线|封顶"
+            r"金额|多少补贴|多钱|上限|限额|起付线|封顶"
         ),
         re.compile(
             r"元|amount|money|标准|金额|补贴|津贴|费|premium|subsidy|pension|line|"

@@ -57,7 +57,7 @@ STOPWORDS = frozenset(
     """.split()
 )
 # An age, a count or a year (八十岁, 七十多, 66, 1950年): says who asks, not what about.
-NUMBER_WORD = re.compile(r"^[0-9零一二两三四五六七八九十百千几]+[岁周年多个]*$")
+NUMBER_WORD = re.compile(r"^(?:[零一二两三四五六七八九十百千几]+[岁周年多个]*|\d+[年多个])$")
 LATIN_RUN = re.compile(r"[a-z]{2,}")
 CJK = re.compile(r"[\u3400-\u9fff]")
 CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -66,6 +66,21 @@ _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
 _words: set[str] = set()
 _tags: dict[str, str] | None = None
+
+
+DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+CHINESE_TENS = re.compile(r"([一二两三四五六七八九]?)十([一二三四五六七八九]?)(?=[岁周多了])")
+
+
+def arabic_ages(text: str) -> str:
+    """Ages and counts written in Chinese numerals as digits (八十五岁 → 85岁, 六十多 →
+    60多), as the entries write them."""
+
+    def one(m: re.Match[str]) -> str:
+        tens = DIGITS.get(m.group(1), 1)
+        return str(tens * 10 + DIGITS.get(m.group(2), 0))
+
+    return CHINESE_TENS.sub(one, text).replace("百岁", "100岁")
 
 
 def normalise(text: str) -> str:
@@ -82,7 +97,7 @@ def normalise(text: str) -> str:
             out.append(" ")
         else:
             out.append(ch)
-    return " ".join("".join(out).split())[:MAX_CHARS]
+    return arabic_ages(" ".join("".join(out).split()))[:MAX_CHARS]
 
 
 def rewrite(text: str, table: dict[str, str]) -> str:
