@@ -70,6 +70,9 @@ class WorkCalendar:
 
     def __init__(self) -> None:
         self._declared: DeclaredDays | None = None
+        # each day's answer, once per snapshot (the package validates every date it is
+        # asked about, which a year of seeded cases asks tens of thousands of times)
+        self._answers: dict[dt.date, bool] = {}
 
     def _year(self, year: int) -> Mapping[dt.date, bool]:
         if self._declared is None:
@@ -80,6 +83,12 @@ class WorkCalendar:
         return _package_knows(year) or bool(self._year(year))
 
     def is_workday(self, day: dt.date) -> bool:
+        answer = self._answers.get(day)
+        if answer is None:
+            answer = self._answers[day] = self._is_workday(day)
+        return answer
+
+    def _is_workday(self, day: dt.date) -> bool:
         declared = self._year(day.year)
         if day in declared:
             return declared[day]

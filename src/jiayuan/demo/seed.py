@@ -312,9 +312,9 @@ def write_world(
             "家庭标签",
             HouseholdTag,
             [
-                HouseholdTag(household=households[t.owner], tag=tags[t.tag],
-                             attributes=t.attributes, valid_from=t.valid_from, source=t.source,
-                             evidence=t.evidence)
+                bulk.build(HouseholdTag, household=households[t.owner], tag=tags[t.tag],
+                           attributes=t.attributes, valid_from=t.valid_from, source=t.source,
+                           evidence=t.evidence)
                 for t in world.household_tags
             ],
             audited,
@@ -324,8 +324,12 @@ def write_world(
             "党组织",
             PartyOrganization,
             [
-                PartyOrganization(
-                    area=areas[o.area], kind=o.kind, name=o.name, founded_on=o.founded_on
+                bulk.build(
+                    PartyOrganization,
+                    area=areas[o.area],
+                    kind=o.kind,
+                    name=o.name,
+                    founded_on=o.founded_on,
                 )
                 for o in world.party_orgs
             ],
@@ -336,8 +340,8 @@ def write_world(
             "职务",
             Position,
             [
-                Position(person=persons[x.person], area=areas[x.area], role=x.role,
-                         appointed=x.appointed, start=x.start)
+                bulk.build(Position, person=persons[x.person], area=areas[x.area], role=x.role,
+                           appointed=x.appointed, start=x.start)
                 for x in world.positions
             ],
             audited,
@@ -347,8 +351,8 @@ def write_world(
             "共治力量",
             Force,
             [
-                Force(person=persons[f.person], kind=f.kind, area=areas[f.area], skills=f.skills,
-                      organisation=f.organisation, on_duty=f.on_duty)
+                bulk.build(Force, person=persons[f.person], kind=f.kind, area=areas[f.area],
+                           skills=f.skills, organisation=f.organisation, on_duty=f.on_duty)
                 for f in world.forces
             ],
             audited,
@@ -358,7 +362,9 @@ def write_world(
             "党员中心户",
             CentralHousehold,
             [
-                CentralHousehold(person=persons[c.person], grid=areas[c.grid], since=c.since)
+                bulk.build(
+                    CentralHousehold, person=persons[c.person], grid=areas[c.grid], since=c.since
+                )
                 for c in world.central_households
             ],
             audited,
@@ -369,7 +375,7 @@ def write_world(
             "中心户联系户",
             through,
             [
-                through(centralhousehold_id=ch.pk, household_id=households[h].pk)
+                bulk.build(through, centralhousehold_id=ch.pk, household_id=households[h].pk)
                 for ch, spec in zip(centrals, world.central_households, strict=True)
                 for h in spec.households
             ],

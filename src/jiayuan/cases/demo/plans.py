@@ -15,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 from shapely.geometry import Point, shape
 
+from jiayuan.core import bulk
 from jiayuan.core.calendar import MINUTES_PER_WORKDAY, WorkClock
 from jiayuan.core.geo import distance_m
 from jiayuan.org.choices import AreaKind
@@ -311,7 +312,7 @@ class Planner:
             return
         pool = self.residents.get(plan.grid.path) or []
         if plan.channel in RESIDENT_CHANNELS and pool and rng.random() < 0.7:
-            plan.reporter = Person(pk=rng.choice(pool))
+            plan.reporter = bulk.build(Person, id=rng.choice(pool))
             return
         plan.reporter_name = rng.choice(SURNAMES) + rng.choice(("先生", "女士", "大爷", "阿姨"))
         plan.reporter_phone = (
