@@ -29,6 +29,7 @@ TITLE_WEIGHT = 5
 QUESTION_WEIGHT = 3
 K1 = 2.0
 B = 0.75
+RERANK = 5  # the best entries by fused share that the calibrated score reorders
 WORD_WEIGHT = 0.6  # the bigram share takes the rest
 # What a word the base does not know weighs in the question's total: a noun (a thing the
 # base does not talk about: 西瓜, 驾驶证, 快递) weighs most, a verb or adverb less, a
@@ -204,7 +205,7 @@ class Index:
         w = self.words.shares(words) if words else np.zeros(len(self.entries))
         g = self.grams.shares(grams) if grams else np.zeros(len(self.entries))
         fused = WORD_WEIGHT * w + (1 - WORD_WEIGHT) * g
-        order = np.argsort(-fused, kind="stable")[:limit]
+        order = np.argsort(-fused, kind="stable")[: max(limit, RERANK)]
         unique = list(dict.fromkeys(words))
         total = sum(self.words.weight(t) for t in unique)
         hits = []
@@ -219,4 +220,5 @@ class Index:
             )
             score = (float(fused[i]) + share) / 2
             hits.append(Hit(int(i), score, float(w[i]), float(g[i]), share))
-        return hits
+        hits.sort(key=lambda h: -h.score)
+        return hits[:limit]
