@@ -125,3 +125,8 @@ def test_a_duplicate_key_across_files_is_an_error(tmp_path) -> None:  # type: ig
 def test_the_shipped_files_are_valid() -> None:
     specs = kb.shipped_entries()
     assert specs and all(s.source and s.answer for s in specs)
+
+
+def test_a_missing_data_directory_is_an_error_not_an_empty_base(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationFailed, match="missing"):
+        kb.shipped_entries(tmp_path / "absent")

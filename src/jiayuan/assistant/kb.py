@@ -228,6 +228,11 @@ def parse_entries(text: str, where: str) -> list[EntrySpec]:
 
 def shipped_entries(directory: Path = KB_DIR) -> list[EntrySpec]:
     """Every entry of ``directory/*.yaml``, validated; a key used twice is an error."""
+    if not directory.is_dir():  # an install without its data files: say so, never "0 added"
+        raise ValidationFailed(
+            f"知识库文件目录不存在：{directory}",
+            f"the knowledge base's directory is missing: {directory}",
+        )
     specs: list[EntrySpec] = []
     seen: dict[str, str] = {}
     for path in sorted(directory.glob("*.yaml")):

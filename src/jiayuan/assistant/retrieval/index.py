@@ -29,6 +29,7 @@ TITLE_WEIGHT = 5
 QUESTION_WEIGHT = 3
 K1 = 2.0
 B = 0.75
+HEAD_WEIGHT = 0.5  # the calibrated score: this much title-and-variants share, the rest fused
 RERANK = 5  # the best entries by fused share that the calibrated score reorders
 WORD_WEIGHT = 0.6  # the bigram share takes the rest
 # What a word the base does not know weighs in the question's total: a noun (a thing the
@@ -218,7 +219,7 @@ class Index:
                 if total
                 else 0.0
             )
-            score = (float(fused[i]) + share) / 2
+            score = (1 - HEAD_WEIGHT) * float(fused[i]) + HEAD_WEIGHT * share
             hits.append(Hit(int(i), score, float(w[i]), float(g[i]), share))
         hits.sort(key=lambda h: -h.score)
         return hits[:limit]
