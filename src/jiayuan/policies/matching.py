@@ -33,6 +33,13 @@ last run (its *baseline*: watermark ``W`` and date ``D0``), and nothing else is 
   births 80 years before those days; any age when the rule computes with ``age``);
 * the policy's upcoming matches whose day has come, and its matches finalised since.
 
+Each policy keeps only the changes that concern *an input its rule reads*
+(:mod:`.reads`: the log says what changed, the rule's leaves say what it reads): a
+resident moving away concerns 老年人健康体检 (``residence``), not 高龄津贴; a tag
+concerns the rules naming that tag; a household's members change concerns the rules
+reading its size or who lives alone. The scope, the sets of dated changes and the
+birthdays are read once a run and shared by the policies.
+
 Outside those persons a full pass would change nothing: their rule inputs and every
 date their verdict depends on are as at ``D0``. ``tests/policies/test_incremental.py``
 checks that incremental and full passes agree on random changes.
@@ -41,8 +48,9 @@ checks that incremental and full passes agree on random changes.
 the eligibility query with the rule's input columns, the recorded inputs assembled by
 the database (``json_object`` on SQLite, ``jsonb_build_object`` on PostgreSQL) exactly
 as :meth:`Rule.read_inputs` would write them, so :func:`explain` replays the trace from
-them. A rule with a decimal leaf (which Python writes as a string) or whose check items
-depend on the person is written through Python as before.
+them; upcoming matches whose day has come are opened by one ``UPDATE … FROM`` built the
+same way. A rule with a decimal leaf (which Python writes as a string) or whose check
+items depend on the person is written through Python as before.
 """
 
 from __future__ import annotations
