@@ -396,7 +396,7 @@ def test_conflicting_addresses_resolve_by_rank_and_the_loser_stays_visible(
     # then: exactly the planted persons have two addresses, 公安's is held
     said: dict[tuple[int, str], set[str]] = {}
     for row in SourceValues.objects.filter(entity="person"):
-        for name, (value, *_rest) in row.data.items():
+        for name, (value, *_rest) in provenance.unpacked(row.data):
             said.setdefault((row.object_id, name), set()).add(value)
     split = [key for key, seen in said.items() if len(seen) > 1]
     assert sorted(split) == sorted((p.pk, "address") for p in persons.values())

@@ -12,7 +12,7 @@ from django.test import Client
 from jiayuan.core import pii
 from jiayuan.core.imports import Outcome
 from jiayuan.datahub import provenance
-from jiayuan.datahub.models import FieldChange, Source
+from jiayuan.datahub.models import FieldChange, Source, SourceValues
 from jiayuan.people.models import Person
 
 from .test_writers import free_dwelling, make_run, new_id, person_row, write
@@ -122,3 +122,23 @@ def test_the_person_page_shows_held_and_losing_values_and_the_history(client: Cl
     assert 'data-testid="source-panel"' in page
     assert "回族" in page and "网格采集&lt;b&gt;" in page and "网格采集<b>" not in page
     assert pii.mask_id_number(new_id(64)) in page and new_id(64) not in page
+
+
+def test_a_source_resending_one_field_keeps_the_other_fields_dates() -> None:
+    # given: the police register the person on 1 October
+    d = free_dwelling(17)
+    first = make_run("t-gongan", rank=40, name="公安户籍", as_of=dt.date(2026, 10, 1))
+    write("person", first, person_row(65, d, ethnicity="汉族"))
+    p = Person.objects.get(id_number_index=pii.blind_index(new_id(65), purpose="id"))
+    # when: a later extract of the same source changes the ethnicity only
+    later = first.stream.runs.create(as_of=dt.date(2026, 11, 1))
+    write("person", later, {"id_number": new_id(65), "name": "导入居民65", "ethnicity": "回族"})
+    # then: the record's one row of that source dates each field by its own extract
+    assert (held(p, "ethnicity").as_of, held(p, "ethnicity").run_id) == (
+        dt.date(2026, 11, 1), later.pk,
+    )  # fmt: skip
+    kept = held(p, "hukou_address")  # not in the later extract
+    assert (kept.as_of, kept.run_id) == (dt.date(2026, 10, 1), first.pk)
+    (row,) = SourceValues.objects.filter(entity="person", object_id=p.pk)
+    assert row.data[provenance.SHARED][:2] == ["2026-11-01", later.pk]
+    assert len(row.data["ethnicity"]) == 3 and len(row.data["hukou_address"]) == 6

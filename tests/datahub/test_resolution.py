@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from jiayuan.core import pii
 from jiayuan.core.errors import Conflict, NotFound, PermissionDenied
 from jiayuan.core.imports import Outcome
-from jiayuan.datahub import resolution
+from jiayuan.datahub import provenance, resolution
 from jiayuan.datahub.models import FieldChange, ReviewPair, ReviewStatus, SourceValues
 from jiayuan.datahub.writers.places import community_of
 from jiayuan.org.models import Dwelling
@@ -172,7 +172,7 @@ def test_undo_of_a_merge_recorded_per_field_restores_too() -> None:
         {"pk": 0, "field": name, "source_id": item["source_id"], "value": value, "rank": rank,
          "as_of": as_of, "run_id": run_id, "current": current, "recorded_at": at}
         for item in pair.undo["field_values"]
-        for name, (value, rank, as_of, run_id, current, at) in item["data"].items()
+        for name, (value, rank, as_of, run_id, current, at) in provenance.unpacked(item["data"])
     ]  # fmt: skip
     assert len(per_field) > 1
     ReviewPair.objects.filter(pk=pair.pk).update(undo={**pair.undo, "field_values": per_field})

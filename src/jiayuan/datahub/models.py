@@ -224,7 +224,10 @@ class SourceValues(models.Model):
     ``data`` maps a field to ``[value, rank, as_of, run_id, current, recorded_at]`` (the
     dates in ISO form): the source's latest value of the field, its rank for it, the
     date the agency's data speaks for, the run that sent it, whether the record holds
-    it (the highest rank, the latest as-of date among equals) and when it was recorded.
+    it (the highest rank, the latest as-of date among equals) and when it was recorded;
+    or, when its (as_of, run_id, recorded_at) are the row's shared ones under the key
+    ``"@"``, to ``[value, rank, current]`` (a source sends its fields together: a
+    record's row is half the size so).
     The losing values stay here and visible on the record's page. Personal values (ID
     numbers, phones) are stored masked. Read and written through
     :mod:`jiayuan.datahub.provenance` only.

@@ -23,7 +23,7 @@ changed row (record and source) is written once, with all its fields.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,10 +124,41 @@ class Stored:
         return (self.rank, self.as_of, self.recorded_at)
 
 
-def entry(fv: Stored) -> list[Any]:
-    """The field's entry in ``SourceValues.data``."""
-    return [fv.value, fv.rank, fv.as_of.isoformat(), fv.run_id, fv.current,
-            fv.recorded_at.isoformat()]  # fmt: skip
+#: The key of a row's shared ``[as_of, run_id, recorded_at]`` in ``SourceValues.data``:
+#: a field whose entry is ``[value, rank, current]`` takes them (a source sends its
+#: fields together, so most entries share them; an entry of six items carries its own).
+SHARED = "@"
+
+
+def _packed(fields: Mapping[str, Stored]) -> dict[str, list[Any]]:
+    """A row's ``data``: the latest (as-of, run, time) among its fields is shared, the
+    fields that have it keep three items, the others all six."""
+    latest = max(fields.values(), key=lambda fv: fv.recorded_at)
+    shared = (latest.as_of, latest.run_id, latest.recorded_at)
+    data: dict[str, list[Any]] = {
+        SHARED: [latest.as_of.isoformat(), latest.run_id, latest.recorded_at.isoformat()]
+    }
+    for name, fv in fields.items():
+        if (fv.as_of, fv.run_id, fv.recorded_at) == shared:
+            data[name] = [fv.value, fv.rank, fv.current]
+        else:
+            data[name] = [fv.value, fv.rank, fv.as_of.isoformat(), fv.run_id, fv.current,
+                          fv.recorded_at.isoformat()]  # fmt: skip
+    return data
+
+
+def unpacked(data: Mapping[str, list[Any]]) -> Iterator[tuple[str, list[Any]]]:
+    """A row's fields as ``(field, [value, rank, as_of, run_id, current, recorded_at])``
+    (the dates in ISO form), whichever way the row stores them."""
+    shared = data.get(SHARED)
+    for name, item in data.items():
+        if name == SHARED:
+            continue
+        if len(item) == 3 and shared is not None:
+            value, rank, current = item
+            yield name, [value, rank, shared[0], shared[1], current, shared[2]]
+        else:
+            yield name, list(item)
 
 
 def stored_values(entity: str, object_ids: Iterable[int]) -> dict[tuple[int, str], list[Stored]]:
@@ -140,7 +171,7 @@ def stored_values(entity: str, object_ids: Iterable[int]) -> dict[tuple[int, str
     dates: dict[str, dt.date] = {}
     moments: dict[str, dt.datetime] = {}
     for pk, object_id, source_id, data in rows.values_list("pk", "object_id", "source_id", "data"):
-        for name, (value, rank, as_of, run_id, current, recorded_at) in data.items():
+        for name, (value, rank, as_of, run_id, current, recorded_at) in unpacked(data):
             day = dates.get(as_of)
             if day is None:
                 day = dates[as_of] = dt.date.fromisoformat(as_of)
@@ -177,20 +208,24 @@ def _write_rows(
 ) -> None:
     """Write the rows (record, source) in ``dirty`` with every field they hold: new
     ones in one ``COPY``, the others in one ``executemany`` ``UPDATE``."""
-    rows: dict[tuple[int, int], tuple[list[int | None], dict[str, list[Any]]]] = {}
+    rows: dict[tuple[int, int], tuple[list[int | None], dict[str, Stored]]] = {}
     for (object_id, _name), group in stored.items():
         for fv in group:
             key = (object_id, fv.source_id)
             if key not in dirty:
                 continue
-            pks, data = rows.setdefault(key, ([None], {}))
+            pks, fields = rows.setdefault(key, ([None], {}))
             if fv.pk is not None:
                 pks[0] = fv.pk
-            data[fv.field] = entry(fv)
-    new = [(entity, key[0], key[1], data) for key, (pks, data) in rows.items() if pks[0] is None]
+            fields[fv.field] = fv
+    new = [
+        (entity, key[0], key[1], _packed(fields))
+        for key, (pks, fields) in rows.items()
+        if pks[0] is None
+    ]
     if new:
         bulk.insert_tuples(SourceValues, _ROW, new)
-    changed = [(data, pks[0]) for pks, data in rows.values() if pks[0] is not None]
+    changed = [(_packed(fields), pks[0]) for pks, fields in rows.values() if pks[0] is not None]
     if changed:
         (prep,) = bulk.preparers(SourceValues, ["data"])
         q = connection.ops.quote_name
@@ -289,24 +324,21 @@ def record_new(
     value is the field's only stored value, so it is held (``current``) and nothing is
     compared or changed (what :func:`settle` decides for them, without a record per
     value); one row per record, one ``COPY``. Returns the rows written."""
-    now = timezone.now().isoformat()
-    source, as_of, run = origin.source_id, origin.as_of.isoformat(), origin.run_id
-    entries: dict[tuple[str, str], list[Any]] = {}  # (field, value) → its entry
+    shared = [origin.as_of.isoformat(), origin.run_id, timezone.now().isoformat()]
+    source = origin.source_id
+    ranks: dict[str, int] = {}
 
     def rows() -> Iterable[tuple[Any, ...]]:
         for object_id, values in records:
-            data = {}
+            data: dict[str, list[Any]] = {SHARED: shared}
             for name, value in values.items():
                 if value == "":
                     continue
-                found = entries.get((name, value))
-                if found is None:
-                    if len(entries) > 50_000:
-                        entries.clear()
-                    rank = origin.rank_of(name)
-                    found = entries[(name, value)] = [value, rank, as_of, run, True, now]
-                data[name] = found
-            if data:
+                rank = ranks.get(name)
+                if rank is None:
+                    rank = ranks[name] = origin.rank_of(name)
+                data[name] = [value, rank, True]
+            if len(data) > 1:
                 yield (entity, object_id, source, data)
 
     return bulk.insert_tuples(SourceValues, _ROW, rows())
@@ -336,15 +368,19 @@ def _by_source(saved: Sequence[dict[str, Any]]) -> dict[int, dict[str, list[Any]
     field: ``{"pk", "field", "source_id", "value", "rank", "as_of", "run_id",
     "current", "recorded_at"}``."""
     out: dict[int, dict[str, list[Any]]] = {}
+    per_field: dict[int, dict[str, Stored]] = {}
     for item in saved:
+        source_id = int(item["source_id"])
         if "data" in item:
-            out[int(item["source_id"])] = dict(item["data"])
+            out[source_id] = dict(item["data"])
             continue
-        moment = dt.datetime.fromisoformat(item["recorded_at"])
-        out.setdefault(int(item["source_id"]), {})[item["field"]] = [
-            item["value"], item["rank"], item["as_of"], item["run_id"], item["current"],
-            moment.isoformat(),
-        ]  # fmt: skip
+        per_field.setdefault(source_id, {})[item["field"]] = Stored(
+            None, 0, item["field"], source_id, item["value"], item["rank"],
+            dt.date.fromisoformat(item["as_of"]), item["run_id"], item["current"],
+            dt.datetime.fromisoformat(item["recorded_at"]),
+        )  # fmt: skip
+    for source_id, fields in per_field.items():
+        out[source_id] = _packed(fields)
     return out
 
 
