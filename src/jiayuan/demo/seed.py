@@ -203,6 +203,12 @@ def _seed(
             from jiayuan.partners.demo import seed_partners  # partners, projects, a year
 
             counts.update(seed_partners(seed, scale))
+        with bar.stage("数字助理"):
+            from jiayuan.assistant.demo.asks import seed_asks  # a week of questions, hand-offs
+            from jiayuan.assistant.demo.wecom import seed_wecom  # group robots, broadcasts
+
+            counts.update(seed_wecom(seed, scale))
+            counts.update(seed_asks(seed, scale))
     if scale == "county":  # the first start; the tiny test world stays without imports
         with bar.stage("数据汇聚"):
             from jiayuan.datahub.demo.stage import seed_hub  # agency files, first imports
