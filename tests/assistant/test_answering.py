@@ -67,14 +67,54 @@ def test_an_empty_question_abstains(question: str) -> None:
     assert result.citations == []
 
 
-@pytest.mark.parametrize(
-    "question",
-    ["明天汶上下雨不 俺要去赶集", "县城哪家羊肉汤好喝", "快递显示签收了 俺咋没收着", "asdfgh"],
-)
-def test_an_out_of_scope_question_abstains(question: str) -> None:
-    result = answer(question)
+def test_a_question_the_base_does_not_know_abstains() -> None:
+    result = answer("asdfgh")
     assert (result.abstained, result.reason) == (True, Abstention.LOW_SCORE), result
     assert result.citations == [] and CANNOT in result.text
+    # near no entry but near the chit-chat and food topics: out of scope
+    result = answer("县城哪家羊肉汤好喝")
+    assert (result.abstained, result.reason) == (True, Abstention.OUT_OF_SCOPE), result
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "明天汶上下雨不 俺要去赶集",  # weather
+        "快递显示签收了 俺咋没收着",  # parcels
+        "在保险公司买的意外险 住院了能报销不",  # commercial insurance, not 医保 报销
+        "驾驶证快到期了 换证去哪",  # driving licence, not 残疾人证 换领
+        "俺娘血压高 吃啥药好",  # medical advice, not 门诊慢特病
+    ],
+)
+def test_a_decline_topic_abstains_out_of_scope_with_where_to_go(question: str) -> None:
+    result = answer(question)
+    assert (result.abstained, result.reason) == (True, Abstention.OUT_OF_SCOPE), result
+    assert result.citations == [] and result.entry == ""
+    assert result.extra["decline"].startswith("decline-")
+    assert "不在数字助理的服务范围内" in result.text
+    assert "随手拍" in result.text and "12345" in result.text
+    assert numbers_ok(result)
+
+
+@pytest.mark.parametrize(
+    ("question", "key"),
+    [("降压药在村卫生室拿 医保给报吗", "yibao-menzhen-tongchou"),
+     ("残疾人证丢了咋补办", "canjizheng-huanling")],
+)  # fmt: skip
+def test_a_question_near_a_decline_topic_is_still_answered(question: str, key: str) -> None:
+    result = answer(question)
+    assert (result.abstained, result.entry) == (False, key), result
+
+
+def test_answer_uses_the_index_it_is_given() -> None:
+    from jiayuan.assistant import retrieval
+
+    entry = card_entry()
+    question = "惠民乘车卡在哪办"
+    assert answer(question).entry == entry.key
+    without = retrieval.build_with([e for e in retrieval.current().entries if e.key != entry.key])
+    assert answer(question, index=without).entry != entry.key
+    assert answer(question).entry == entry.key  # the process's index is untouched
 
 
 def test_answer_writes_nothing_and_reads_little() -> None:

@@ -131,3 +131,26 @@ def test_the_shipped_files_are_valid() -> None:
 def test_a_missing_data_directory_is_an_error_not_an_empty_base(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationFailed, match="missing"):
         kb.shipped_entries(tmp_path / "absent")
+
+
+def test_the_shipped_decline_topics_load_and_are_no_entries() -> None:
+    topics = kb.shipped_declines()
+    assert topics and all(t.key.startswith("decline-") and t.questions for t in topics)
+    assert not Entry.objects.filter(key__in=[t.key for t in topics]).exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("- key: tianqi\n  title: 天气\n  questions: [明天下雨吗]\n", "key"),
+        ("- key: decline-tianqi\n  title: ''\n  questions: [明天下雨吗]\n", "title"),
+        ("- key: decline-tianqi\n  title: 天气\n  questions: []\n", "questions"),
+        ("- key: decline-tianqi\n  title: 天气\n  questions: [明天下雨吗]\n" * 2, "key"),
+    ],
+)
+def test_a_bad_decline_topic_names_its_field(tmp_path, text: str, field: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "decline.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValidationFailed) as caught:
+        kb.shipped_declines(path)
+    assert caught.value.detail["field"] == field and "decline.yaml" in caught.value.zh

@@ -82,6 +82,16 @@ FIGURE_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 # What a citation's entry must contain for a number of the answer to be allowed.
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MIN_CLOSE = 0.9  # a second entry is cited only when it scores this close to the first
+# A decline topic (data/decline.yaml) that scores at least this share of the best entry's
+# score, and at least DECLINE_FLOOR × the threshold, makes the answer OUT_OF_SCOPE
+# (calibrated on data/eval/dev.yaml).
+DECLINE_MARGIN = 1.0
+DECLINE_FLOOR = 0.5
+OUT_OF_SCOPE = (
+    "这个问题不在数字助理的服务范围内。小区和邻里的问题（路灯、垃圾、噪音、占道等）"
+    "可以用“随手拍”反映，其他政务事项请拨打12345政务服务便民热线。"
+)
+OUT_OF_SCOPE_OFFICE = "12345政务服务便民热线"
 MIN_SECOND_SHARE = 0.5
 
 
@@ -163,9 +173,11 @@ def _abstain(question: str, reason: str, *, office: str = "", entry: str = "",
                   score=score, entry=entry, office=office, extra=extra)  # fmt: skip
 
 
-def answer(question: str, *, day: dt.date | None = None) -> Answer:
+def answer(question: str, *, day: dt.date | None = None, index: Any = None) -> Answer:
     """The answer to ``question`` from the knowledge base, or an abstention (see
-    :class:`~.choices.Abstention`). Reads only: nothing is written."""
+    :class:`~.choices.Abstention`). Reads only: nothing is written. ``index`` is the
+    process's (:func:`.retrieval.current`) unless given (the editor's preview passes one
+    with the edited entry swapped in)."""
     from django.conf import settings
 
     from . import retrieval
@@ -173,8 +185,18 @@ def answer(question: str, *, day: dt.date | None = None) -> Answer:
 
     question = question if isinstance(question, str) else ""
     day = day or timezone.localdate()
-    index = retrieval.current()
-    hits = index.search(question)
+    index = index if index is not None else retrieval.current()
+    hits, decline = index.search_all(question)
+    best = hits[0].score if hits else 0.0
+    if (
+        decline is not None
+        and decline.score >= DECLINE_FLOOR * settings.ASSISTANT_MIN_SCORE
+        and decline.score >= DECLINE_MARGIN * best
+    ):
+        topic = index.declines[decline.index]
+        return Answer(question=question, text=OUT_OF_SCOPE, abstained=True,
+                      reason=Abstention.OUT_OF_SCOPE, score=best,
+                      office=OUT_OF_SCOPE_OFFICE, extra={"decline": topic.key})  # fmt: skip
     if not hits:
         return _abstain(question, Abstention.EMPTY if not _meaningful(question)
                         else Abstention.LOW_SCORE)  # fmt: skip
@@ -241,6 +263,8 @@ def numbers_ok(result: Answer) -> bool:
     invents a figure."""
     from .models import Entry
 
+    if result.reason == "out_of_scope":  # the fixed text: its only number is 12345's
+        return result.text == OUT_OF_SCOPE
     keys = [c.entry for c in result.citations] or [
         k for k in (result.entry, result.extra.get("office_of", "")) if k
     ]

@@ -50,6 +50,7 @@ class Abstention(models.TextChoices):
     UNKNOWN_FIGURE = "unknown_figure", _("所需的本地数额或日期未知")
     EXPIRED = "expired", _("相关条目已过有效期")
     EMPTY = "empty", _("问题为空或无法识别")
+    OUT_OF_SCOPE = "out_of_scope", _("不在数字助理的服务范围内")
 
 
 class BroadcastKind(models.TextChoices):

@@ -31,6 +31,8 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 KB_DIR = DATA_DIR / "kb"
 SYNONYMS_FILE = DATA_DIR / "synonyms.yaml"
 WORDS_FILE = DATA_DIR / "words.txt"
+DECLINE_FILE = DATA_DIR / "decline.yaml"
+DECLINE_PREFIX = "decline-"
 
 POLICY_PREFIX = "policy-"
 FIGURE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -290,6 +292,59 @@ def shipped_words(path: Path = WORDS_FILE) -> list[str]:
         if word:
             words.append(word)
     return words
+
+
+@dataclass(frozen=True)
+class DeclineTopic:
+    """A topic the assistant must not answer although it shares words with the base
+    (``data/decline.yaml``): indexed beside the entries, never an answer. It has no
+    answer text; ``answer`` and ``local_figures`` are there for the index's sake."""
+
+    key: str
+    title: str
+    questions: tuple[str, ...]
+    answer: str = ""
+    local_figures: tuple[dict[str, Any], ...] = ()
+
+
+def shipped_declines(path: Path = DECLINE_FILE) -> list[DeclineTopic]:
+    """The decline topics of ``data/decline.yaml`` (``{key: decline-…, title,
+    questions}``), validated; none when the file is absent."""
+    if not path.exists():
+        return []
+    where = f"data/{path.name}"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except yaml.YAMLError as exc:
+        raise ValidationFailed(
+            f"{where}：YAML 格式错误：{exc}", f"{where}: not valid YAML: {exc}"
+        ) from None
+    if not isinstance(data, list):
+        raise ValidationFailed(f"{where}：应为列表", f"{where}: must be a list")
+    topics: dict[str, DeclineTopic] = {}
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise _fail(where, f"#{i + 1}", "-", "应为 {key, title, questions}",
+                        "must be a mapping")  # fmt: skip
+        key = item.get("key")
+        if not isinstance(key, str) or not KEY.match(key) or not key.startswith(DECLINE_PREFIX):
+            raise _fail(where, f"#{i + 1} {key}", "key", f"应为 {DECLINE_PREFIX}… 形式的编号",
+                        f"must be a key starting {DECLINE_PREFIX}")  # fmt: skip
+        if key in topics:
+            raise _fail(where, key, "key", "重复", "used twice")
+        title = item.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise _fail(where, key, "title", "不能为空", "must not be empty")
+        questions = item.get("questions")
+        if (
+            not isinstance(questions, list)
+            or not questions
+            or not all(isinstance(q, str) and q.strip() for q in questions)
+        ):
+            raise _fail(where, key, "questions", "应为非空的问题列表",
+                        "must be a non-empty list of questions")  # fmt: skip
+        topics[key] = DeclineTopic(key, title.strip(), tuple(q.strip() for q in questions))
+    return list(topics.values())
 
 
 def _materials(materials: Any) -> str:

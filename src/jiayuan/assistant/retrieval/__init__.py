@@ -15,7 +15,7 @@ from typing import Any
 
 from .index import Hit, Index
 
-__all__ = ["Hit", "Index", "current", "invalidate", "stamp"]
+__all__ = ["Hit", "Index", "build", "build_with", "current", "invalidate", "stamp"]
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"stamp": None, "index": None}
@@ -37,15 +37,22 @@ def stamp() -> tuple[Any, ...]:
 
 def build() -> Index:
     """A fresh index of the enabled entries and the synonyms (and data/words.txt)."""
-    from ..kb import shipped_words
-    from ..models import Entry, Synonym
+    from ..models import Entry
 
-    entries = list(Entry.objects.filter(enabled=True).order_by("key"))
-    synonyms = list(Synonym.objects.values_list("term", "canonical"))
+    return build_with(list(Entry.objects.filter(enabled=True).order_by("key")))
+
+
+def build_with(entries: list[Any]) -> Index:
+    """An index of ``entries`` (models or unsaved ones: the editor's preview) with the
+    synonyms, the custom words and the decline topics of the base."""
     from jiayuan.policies.models import Policy
 
+    from ..kb import shipped_declines, shipped_words
+    from ..models import Synonym
+
+    synonyms = list(Synonym.objects.values_list("term", "canonical"))
     words = [*shipped_words(), *Policy.objects.values_list("name", flat=True)]
-    return Index(entries, synonyms, words)
+    return Index(entries, synonyms, words, shipped_declines())
 
 
 def current() -> Index:

@@ -87,8 +87,11 @@ class Index:
     """Everything retrieval needs, built once from the entries and the synonyms."""
 
     def __init__(self, entries: Sequence[Any], synonyms: Iterable[tuple[str, str]],
-                 words: Iterable[str] = ()) -> None:  # fmt: skip
+                 words: Iterable[str] = (), declines: Sequence[Any] = ()) -> None:  # fmt: skip
         self.entries = list(entries)
+        # Topics the assistant must not answer (kb.DeclineTopic): indexed after the
+        # entries, so that they take their words' weight, but never returned by search().
+        self.declines = list(declines)
         self.synonyms = {tx.normalise(t).replace(" ", ""): c for t, c in synonyms if t}
         self.synonyms = {t: c for t, c in self.synonyms.items() if t}
         self.dialect = dict(tx.DIALECT)
@@ -97,7 +100,7 @@ class Index:
         self.tk = tx.tokenizer(vocabulary)
         word_docs, gram_docs = [], []
         self.heads: list[frozenset[str]] = []
-        for e in self.entries:
+        for e in [*self.entries, *self.declines]:
             title = self.prepare(e.title)
             questions = [self.prepare(q) for q in (e.questions or []) if isinstance(q, str)]
             answer = self.prepare(e.answer)
@@ -194,25 +197,32 @@ class Index:
         return words, tx.bigrams(text)
 
     def search(self, question: str, limit: int = 3) -> list[Hit]:
-        """The best entries for ``question``. Candidates are ranked by the fused share of
-        the two indexes; each one's calibrated score also weighs how much of the question
-        its title and question variants hold (``head``): a question that only meets words
-        of an answer's body (离婚 in a passage on who may apply) is seldom about it."""
-        if not self.entries:
-            return []
+        """The best entries for ``question`` (decline topics left out: see
+        :meth:`search_all`)."""
+        return self.search_all(question, limit)[0]
+
+    def search_all(self, question: str, limit: int = 3) -> tuple[list[Hit], Hit | None]:
+        """The best entries for ``question``, and the best decline topic (its ``index``
+        a position in :attr:`declines`) or ``None``. Candidates are ranked by the fused
+        share of the two indexes; each one's calibrated score also weighs how much of the
+        question its title and question variants hold (``head``): a question that only
+        meets words of an answer's body (离婚 in a passage on who may apply) is seldom
+        about it."""
+        n = len(self.entries)
+        if not n:
+            return [], None
         words, grams = self.query(question)
         if not words and not grams:
-            return []
-        w = self.words.shares(words) if words else np.zeros(len(self.entries))
-        g = self.grams.shares(grams) if grams else np.zeros(len(self.entries))
+            return [], None
+        size = n + len(self.declines)
+        w = self.words.shares(words) if words else np.zeros(size)
+        g = self.grams.shares(grams) if grams else np.zeros(size)
         fused = WORD_WEIGHT * w + (1 - WORD_WEIGHT) * g
-        order = np.argsort(-fused, kind="stable")[: max(limit, RERANK)]
+        order = np.argsort(-fused[:n], kind="stable")[: max(limit, RERANK)]
         unique = list(dict.fromkeys(words))
         total = sum(self.words.weight(t) for t in unique)
-        hits = []
-        for i in order:
-            if fused[i] <= 0:
-                continue
+
+        def hit(i: int, position: int) -> Hit:
             head = self.heads[i]
             share = (
                 sum(self.words.idf.get(t, 0.0) for t in unique if t in head) / total
@@ -220,6 +230,13 @@ class Index:
                 else 0.0
             )
             score = (1 - HEAD_WEIGHT) * float(fused[i]) + HEAD_WEIGHT * share
-            hits.append(Hit(int(i), score, float(w[i]), float(g[i]), share))
-        hits.sort(key=lambda h: -h.score)
-        return hits[:limit]
+            return Hit(position, score, float(w[i]), float(g[i]), share)
+
+        hits = sorted((hit(int(i), int(i)) for i in order if fused[i] > 0),
+                      key=lambda h: -h.score)  # fmt: skip
+        decline = None
+        if self.declines:
+            ranked = np.argsort(-fused[n:], kind="stable")[:RERANK]
+            found = [hit(n + int(j), int(j)) for j in ranked if fused[n + j] > 0]
+            decline = max(found, key=lambda h: h.score, default=None)
+        return hits[:limit], decline
