@@ -71,3 +71,27 @@ def test_the_index_is_rebuilt_when_an_entry_is_edited() -> None:
 
 def test_an_unchanged_base_keeps_its_index() -> None:
     assert retrieval.current() is retrieval.current()
+
+
+def test_warming_builds_the_index_and_never_fails_the_start(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from django.db import OperationalError
+
+    retrieval.invalidate()
+    assert retrieval.warm() is True
+    built = retrieval._state["index"]
+    assert built is not None and built.entries and built.declines
+    assert retrieval.current() is built  # the first question finds it ready
+
+    def missing_tables() -> None:
+        raise OperationalError("no such table: assistant_entry")
+
+    monkeypatch.setattr(retrieval, "current", missing_tables)
+    assert retrieval.warm() is False
+
+
+def test_decline_topics_are_indexed_but_never_an_entry_hit() -> None:
+    index = retrieval.current()
+    hits, decline = index.search_all("明天下雨不 要不要带伞")
+    assert decline is not None and index.declines[decline.index].key == "decline-tianqi"
+    assert all(h.index < len(index.entries) for h in hits)
+    assert index.search("明天下雨不 要不要带伞") == hits

@@ -10,13 +10,16 @@ drop the index at once in the process that made the edit.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
+import time
 from typing import Any
 
 from .index import Hit, Index
 
-__all__ = ["Hit", "Index", "build", "build_with", "current", "invalidate", "stamp"]
+__all__ = ["Hit", "Index", "build", "build_with", "current", "invalidate", "stamp", "warm"]
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state: dict[str, Any] = {"stamp": None, "index": None}
 
@@ -66,6 +69,25 @@ def current() -> Index:
             _state["index"] = build()
             _state["stamp"] = now
         return _state["index"]
+
+
+def warm() -> bool:
+    """Build the process's index now (a web process at start, before ``gc.freeze()``:
+    ≈ 1.8 s of CPU with jieba's dictionaries, instead of inside the first question).
+    Never fails: a database without the assistant's tables (or without a database at
+    all) or a broken data file leaves the index to the first question, logged."""
+    from django.db import DatabaseError
+
+    from jiayuan.core.errors import BilingualError
+
+    started = time.perf_counter()
+    try:
+        current()
+    except (DatabaseError, BilingualError, OSError) as exc:
+        log.warning("assistant index not built at start: %s", exc)
+        return False
+    log.info("assistant index built in %.2f s", time.perf_counter() - started)
+    return True
 
 
 def invalidate(**_: Any) -> None:

@@ -152,7 +152,8 @@ def word_tags() -> dict[str, str]:
         if _tags is None:
             import jieba.posseg
 
-            _tags = dict(jieba.posseg.POSTokenizer(jieba.Tokenizer()).word_tag_tab)
+            # the module's own tokenizer read the table at import: not a second time
+            _tags = dict(jieba.posseg.dt.word_tag_tab)
         return _tags
 
 
