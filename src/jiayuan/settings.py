@@ -69,7 +69,7 @@ PARTNERS_REMIND_DAYS = int(os.environ.get("JIAYUAN_PARTNERS_REMIND_DAYS", "30"))
 # days a hand-off's asker is told to expect a reply within; the WeCom group robots'
 # webhook base address and pace; the smart robot's callback token, EncodingAESKey and
 # receive id (the corp id); unset callback settings switch the callback off.
-ASSISTANT_MIN_SCORE = float(os.environ.get("JIAYUAN_ASSISTANT_MIN_SCORE", "0.275"))
+ASSISTANT_MIN_SCORE = float(os.environ.get("JIAYUAN_ASSISTANT_MIN_SCORE", "0.3"))
 ASSISTANT_ANON_PER_MINUTE = int(os.environ.get("JIAYUAN_ASSISTANT_ANON_PER_MINUTE", "10"))
 ASSISTANT_WECOM_WEBHOOK_BASE = os.environ.get(
     "JIAYUAN_ASSISTANT_WECOM_WEBHOOK_BASE", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"

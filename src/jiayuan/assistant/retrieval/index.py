@@ -29,9 +29,9 @@ TITLE_WEIGHT = 5
 QUESTION_WEIGHT = 3
 K1 = 2.0
 B = 0.75
-HEAD_WEIGHT = 0.5  # the calibrated score: this much title-and-variants share, the rest fused
+HEAD_WEIGHT = 0.4  # the calibrated score: this much title-and-variants share, the rest fused
 RERANK = 5  # the best entries by fused share that the calibrated score reorders
-WORD_WEIGHT = 0.6  # the bigram share takes the rest
+WORD_WEIGHT = 0.5  # the bigram share takes the rest
 # What a word the base does not know weighs in the question's total: a noun (a thing the
 # base does not talk about: 西瓜, 驾驶证, 快递) weighs most, a verb or adverb less, a
 # single character least (often a dialect word or a typo).
