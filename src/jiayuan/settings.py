@@ -64,11 +64,11 @@ PARTNERS_CREDIT_MISSED_RECTIFICATION = int(
 PARTNERS_WARNING_THRESHOLD = int(os.environ.get("JIAYUAN_PARTNERS_WARNING_THRESHOLD", "80"))
 PARTNERS_DISMISSAL_THRESHOLD = int(os.environ.get("JIAYUAN_PARTNERS_DISMISSAL_THRESHOLD", "60"))
 PARTNERS_REMIND_DAYS = int(os.environ.get("JIAYUAN_PARTNERS_REMIND_DAYS", "30"))
-# The assistant (数字助理): the score below which it abstains (calibrated on the shipped
-# evaluation set, docs/assistant.md); anonymous questions a minute per address; working
-# days a hand-off's asker is told to expect a reply within; the WeCom group robots'
-# webhook base address and pace; the smart robot's callback token, EncodingAESKey and
-# receive id (the corp id); unset callback settings switch the callback off.
+# The assistant (数字助理): the score below which it abstains (calibrated on the engine's
+# dev set, data/eval/dev.yaml — never on the shipped evaluation set; docs/assistant.md);
+# anonymous questions a minute per address; the WeCom group robots' webhook base address
+# and pace; the smart robot's callback token, EncodingAESKey and receive id (the corp
+# id); unset callback settings switch the callback off.
 ASSISTANT_MIN_SCORE = float(os.environ.get("JIAYUAN_ASSISTANT_MIN_SCORE", "0.3"))
 ASSISTANT_ANON_PER_MINUTE = int(os.environ.get("JIAYUAN_ASSISTANT_ANON_PER_MINUTE", "10"))
 ASSISTANT_WECOM_WEBHOOK_BASE = os.environ.get(
