@@ -11,6 +11,7 @@ answers it) or ``abstain``. Figures:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,3 +161,20 @@ def summary(report: Report) -> dict[str, Any]:
         "passed": report.passed,
         "failed": report.failed,
     }
+
+
+EVAL_DIR = Path(__file__).resolve().parent / "data" / "eval"
+EVAL_FILES = ("questions.yaml", "dev.yaml")
+
+
+@functools.cache
+def shipped_questions() -> tuple[str, ...]:
+    """The questions of the shipped evaluation sets, each once (read once per process):
+    the editor's preview answers them, the demo's residents ask them."""
+    seen: dict[str, None] = {}
+    for name in EVAL_FILES:
+        path = EVAL_DIR / name
+        if path.exists():
+            for item in load(path):
+                seen.setdefault(item.question, None)
+    return tuple(seen)

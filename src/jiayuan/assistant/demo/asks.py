@@ -18,11 +18,10 @@ from jiayuan.core.errors import BilingualError
 from jiayuan.core.logging import mask_text
 from jiayuan.people.models import Person
 
-from .. import answering, handoff
+from .. import answering, evaluation, handoff
 from ..asking import grid_path_of
 from ..choices import Channel
 from ..models import Ask
-from ..views.kb_preview import test_questions
 
 ASKS = {"tiny": 40, "small": 150}
 DEFAULT_ASKS = 400
@@ -35,7 +34,7 @@ def seed_asks(seed: int, scale: str, *, now: dt.datetime | None = None) -> dict[
     """Write the week's asks; returns how many were asked, abstained and handed off."""
     rng = random.Random(f"assistant-asks-{seed}")  # noqa: S311 - a reproducible demo, no secret
     now = now or timezone.now()
-    questions = list(test_questions())
+    questions = list(evaluation.shipped_questions())
     askers = list(
         Person.objects.filter(death_date__isnull=True)
         .exclude(area_path="")

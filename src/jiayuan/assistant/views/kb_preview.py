@@ -12,8 +12,6 @@ answer's own. Nothing is written.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
@@ -21,21 +19,6 @@ from django.utils import timezone
 from .. import evaluation, retrieval
 from ..answering import Answer, answer
 from ..models import Entry
-
-EVAL_DIR = Path(__file__).resolve().parent.parent / "data" / "eval"
-EVAL_FILES = ("questions.yaml", "dev.yaml")
-
-
-@functools.cache
-def test_questions() -> tuple[str, ...]:
-    """The questions of the shipped evaluation sets, each once (read once per process)."""
-    seen: dict[str, None] = {}
-    for name in EVAL_FILES:
-        path = EVAL_DIR / name
-        if path.exists():
-            for item in evaluation.load(path):
-                seen.setdefault(item.question, None)
-    return tuple(seen)
 
 
 def swapped_index(edited: Entry, original_key: str | None) -> retrieval.Index:
@@ -62,7 +45,7 @@ def preview(edited: Entry, original_key: str | None) -> dict[str, Any]:
     titles = {e.key: e.title for e in before_index.entries}
     titles.update({e.key: e.title for e in after_index.entries})
     changes = []
-    questions = test_questions()
+    questions = evaluation.shipped_questions()
     for question in questions:
         before = answer(question, day=day, index=before_index)
         after = answer(question, day=day, index=after_index)
