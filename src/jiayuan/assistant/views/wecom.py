@@ -19,8 +19,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jiayuan.community.views.markets_forms import add_error
 from jiayuan.core.errors import BilingualError, NotFound, row_id
+from jiayuan.core.forms import add_error
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import has_perm_anywhere, path_allowed, scope_q
 from jiayuan.core.views import page

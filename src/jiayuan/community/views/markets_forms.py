@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from jiayuan.core.errors import BilingualError
+from jiayuan.core.forms import add_error  # noqa: F401 - the forms' one home
 
 from ..choices import StallHolder, UnitKind
 
@@ -107,9 +107,3 @@ class UnitForm(forms.Form):
     def __init__(self, *args: Any, areas: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["area"].choices = areas  # type: ignore[attr-defined]
-
-
-def add_error(form: forms.Form, exc: BilingualError, names: dict[str, str] | None = None) -> None:
-    """A domain refusal shown on the field it names (or on the whole form)."""
-    field = (names or {}).get(exc.field or "", exc.field or "")
-    form.add_error(field if field in form.fields else None, exc.zh)

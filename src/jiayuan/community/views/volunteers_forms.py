@@ -11,7 +11,8 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from jiayuan.core.errors import BilingualError, NotFound, ValidationFailed
+from jiayuan.core.errors import NotFound, ValidationFailed
+from jiayuan.core.forms import add_error  # noqa: F401 - the forms' one home
 from jiayuan.core.roles import Perm
 from jiayuan.core.scoping import scope_q
 from jiayuan.org.choices import AreaKind
@@ -25,12 +26,6 @@ from ..models import Room, ServicePosition, Team
 
 TEXT = {"class": "form-control"}
 SELECT = {"class": "form-select"}
-
-
-def add_error(form: forms.Form, exc: BilingualError) -> None:
-    """Show a domain error on its field (or the form) in Chinese."""
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, exc.zh)
 
 
 def areas_for(user: Any, kinds: tuple[str, ...]) -> QuerySet[Area]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from jiayuan.core.errors import BilingualError
+from jiayuan.core.forms import add_error  # noqa: F401 - the forms' one home
 from jiayuan.core.roles import ROLE_PERMS, Perm
 from jiayuan.org.models import Area, Membership
 from jiayuan.org.paths import paths_above
@@ -22,12 +22,6 @@ WEEKDAYS = [
     (str(i), w) for i, w in enumerate(("周一", "周二", "周三", "周四", "周五", "周六", "周日"), 1)
 ]
 CRITERIA_ROWS = 5
-
-
-def add_error(form: forms.Form, exc: BilingualError) -> None:
-    """Show a refused action on its field (or on the form)."""
-    name = exc.field if exc.field in form.fields else None
-    form.add_error(name, exc.zh)
 
 
 class ProjectForm(forms.Form):
