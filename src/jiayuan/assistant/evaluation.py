@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
 from jiayuan.core.errors import ValidationFailed
 
 from .answering import Answer, answer
+from .kb import yaml_list
 
 ABSTAIN = "abstain"
 
@@ -115,14 +114,7 @@ class Report:
 
 def parse(text: str, where: str = "") -> list[Item]:
     """The items of an evaluation YAML (errors name the file and the item)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValidationFailed(
-            f"{where}：YAML 格式错误：{exc}", f"{where}: bad YAML: {exc}"
-        ) from None
-    if not isinstance(data, list):
-        raise ValidationFailed(f"{where}：应为问题列表", f"{where}: must be a list of questions")
+    data = yaml_list(text, where, ("问题列表", "list of questions"))
     items = []
     for i, raw in enumerate(data, start=1):
         if not isinstance(raw, dict) or not isinstance(raw.get("q"), str):

@@ -156,8 +156,9 @@ def _plain(value: Any) -> str:
     return str(value).strip()
 
 
-def parse_entries(text: str, where: str) -> list[EntrySpec]:
-    """The entries of one YAML file; ``where`` names the file in errors."""
+def yaml_list(text: str, where: str, what: tuple[str, str] = ("列表", "list")) -> list[Any]:
+    """The list a shipped YAML file holds (empty for an empty file); ``where`` names the
+    file in the error, ``what`` says in Chinese and English what the list is of."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -167,7 +168,13 @@ def parse_entries(text: str, where: str) -> list[EntrySpec]:
     if data is None:
         return []
     if not isinstance(data, list):
-        raise ValidationFailed(f"{where}：应为条目列表", f"{where}: must be a list of entries")
+        raise ValidationFailed(f"{where}：应为{what[0]}", f"{where}: must be a {what[1]}")
+    return data
+
+
+def parse_entries(text: str, where: str) -> list[EntrySpec]:
+    """The entries of one YAML file; ``where`` names the file in errors."""
+    data = yaml_list(text, where, ("条目列表", "list of entries"))
     specs = []
     for i, raw in enumerate(data):
         if not isinstance(raw, dict):
@@ -253,14 +260,7 @@ def shipped_synonyms(path: Path = SYNONYMS_FILE) -> list[tuple[str, str]]:
     if not path.exists():
         return []
     where = f"data/{path.name}"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except yaml.YAMLError as exc:
-        raise ValidationFailed(
-            f"{where}：YAML 格式错误：{exc}", f"{where}: not valid YAML: {exc}"
-        ) from None
-    if not isinstance(data, list):
-        raise ValidationFailed(f"{where}：应为列表", f"{where}: must be a list")
+    data = yaml_list(path.read_text(encoding="utf-8"), where)
     pairs: dict[str, str] = {}
     for i, item in enumerate(data):
         label = f"#{i + 1}"
@@ -313,14 +313,7 @@ def shipped_declines(path: Path = DECLINE_FILE) -> list[DeclineTopic]:
     if not path.exists():
         return []
     where = f"data/{path.name}"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except yaml.YAMLError as exc:
-        raise ValidationFailed(
-            f"{where}：YAML 格式错误：{exc}", f"{where}: not valid YAML: {exc}"
-        ) from None
-    if not isinstance(data, list):
-        raise ValidationFailed(f"{where}：应为列表", f"{where}: must be a list")
+    data = yaml_list(path.read_text(encoding="utf-8"), where)
     topics: dict[str, DeclineTopic] = {}
     for i, item in enumerate(data):
         if not isinstance(item, dict):
